@@ -1,0 +1,230 @@
+"""The dataset registry. A dataset class declares its `Options` and `load(options, rng, dtype)` returns a
+`Dataset`: features X (N, d) in the training dtype and targets y: integer class labels (N,) for
+classification, float targets (N, k) for regression; optionally the dataset's own test set.
+
+The 2-D generators follow TensorFlow Playground's shapes; all randomness comes from the run's Generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import Field
+
+from ..errors import ConfigError, DataError
+from ..options import Options
+from ..registry import Registry
+
+DATASETS: Registry[type["DatasetSource"]] = Registry("dataset")
+
+
+@dataclass
+class Dataset:
+    """Features and targets. `task` is "classification" (y: int labels) or "regression" (y: (N, k))."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    task: str = "classification"
+    n_classes: int | None = None
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    class_names: list[str] | None = None
+    source: str = "generated"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+
+class DatasetSource:
+    """A registered dataset: `load(rng, dtype)` with the validated options of the config's `data`."""
+
+    name: str = ""
+    Options = Options
+
+    def __init__(self, **options):
+        self.options = self.Options(**options)
+
+    def load(self, rng: np.random.Generator, dtype) -> Dataset:
+        raise NotImplementedError
+
+
+def load(spec, rng: np.random.Generator, dtype) -> Dataset:
+    """Load the dataset a config's `data` section names and check what it returned."""
+    source = DATASETS.get(spec.name, where="data.name")(**spec.options)
+    ds = source.load(rng, np.dtype(dtype))
+    check(ds)
+    return ds
+
+
+def check(ds: Dataset) -> None:
+    """Empty data, NaN/inf features, label counts and ranges: DataError naming the dataset."""
+    for part, X, y in (("train", ds.X, ds.y), ("test", ds.X_test, ds.y_test)):
+        if X is None:
+            continue
+        where = f"{ds.source} ({part} set)"
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+            raise DataError(f"no samples or no features (features have shape {X.shape})", where=where)
+        if len(y) != len(X):
+            raise DataError(f"{len(X)} feature rows but {len(y)} targets; they must match", where=where)
+        bad = ~np.isfinite(X)
+        if bad.any():
+            row = int(np.argwhere(bad)[0, 0])
+            raise DataError(f"features contain NaN or infinite values (first at row {row}); "
+                            f"clean or impute them first", where=where)
+        if ds.task == "classification":
+            if y.ndim != 1 or (len(y) and (y.min() < 0 or y.max() >= ds.n_classes)):
+                row = int(np.argmax((y < 0) | (y >= ds.n_classes))) if y.ndim == 1 else 0
+                raise DataError(f"class labels must be integers 0..{ds.n_classes - 1}; row {row} has "
+                                f"{y[row] if y.ndim == 1 else y.shape}", where=where)
+        elif not np.isfinite(y).all():
+            row = int(np.argwhere(~np.isfinite(y))[0, 0])
+            raise DataError(f"targets contain NaN or infinite values (first at row {row})", where=where)
+
+
+def targets(ds: Dataset, y: np.ndarray, units: int, loss: str, dtype) -> np.ndarray:
+    """The target matrix T (N, units) the loss compares with the network's outputs.
+
+    Classification: one sigmoid unit gets y as 0/1; K output units get one-hot rows (K = n_classes).
+    Regression: y itself, with k = units columns.
+    """
+    where = f"model.layers.-1.units"
+    if ds.task == "classification":
+        if units == 1:
+            if ds.n_classes != 2:
+                raise ConfigError(f"one output unit can only separate 2 classes, but {ds.name} has "
+                                  f"{ds.n_classes}; use {ds.n_classes} softmax units with "
+                                  f"categorical_crossentropy", where=where)
+            return y.astype(dtype)[:, None]
+        if units != ds.n_classes:
+            raise ConfigError(f"the output layer has {units} units but {ds.name} has {ds.n_classes} classes; "
+                              f"use units: {ds.n_classes}", where=where)
+        T = np.zeros((len(y), units), dtype=dtype)
+        T[np.arange(len(y)), y] = 1
+        return T
+    if y.shape[1] != units:
+        raise ConfigError(f"the output layer has {units} units but the targets of {ds.name} have "
+                          f"{y.shape[1]} columns", where=where)
+    return y.astype(dtype, copy=False)
+
+
+def split_validation(X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator,
+                     stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) of a seeded, shuffled split; stratified by class for classification:
+    each class gives round(fraction * its count) samples (at least one when it has two or more)."""
+    n = len(X)
+    if not stratify:
+        perm = rng.permutation(n)
+        n_val = max(1, int(round(fraction * n)))
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    val = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        rng.shuffle(members)
+        k = int(round(fraction * len(members)))
+        if k == 0 and len(members) >= 2:
+            k = 1
+        val.append(members[:k])
+    val_idx = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[val_idx] = False
+    if not mask.any() or not len(val_idx):
+        raise ConfigError(f"validation_split={fraction} leaves no training or no validation samples "
+                          f"out of {n}", where="train.validation_split")
+    return np.flatnonzero(mask), val_idx
+
+
+# -- built-in datasets ----------------------------------------------------------------------------
+@DATASETS.register("xor")
+class Xor(DatasetSource):
+    """The lab's XOR: the four points of {-1, 1}^2, target 1 where exactly one input is 1."""
+
+    def load(self, rng, dtype):
+        X = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=dtype)
+        y = np.array([0, 1, 1, 0])
+        return Dataset("xor", X, y, n_classes=2)
+
+
+class ToyOptions(Options):
+    n_samples: int = Field(200, ge=2)
+    noise: float = Field(0.1, ge=0)
+
+
+@DATASETS.register("circles")
+class Circles(DatasetSource):
+    """A disc (class 1, radius < 0.5) inside a ring (class 0, radius 0.7 to 1); noise is added to x, y."""
+
+    Options = ToyOptions
+
+    def load(self, rng, dtype):
+        n = self.options.n_samples
+        inner = n // 2
+        radius = np.concatenate([rng.uniform(0.0, 0.5, inner), rng.uniform(0.7, 1.0, n - inner)])
+        angle = rng.uniform(0, 2 * np.pi, n)
+        X = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+        X += rng.normal(0, self.options.noise, X.shape)
+        y = np.concatenate([np.ones(inner, int), np.zeros(n - inner, int)])
+        return Dataset("circles", X.astype(dtype), y, n_classes=2)
+
+
+@DATASETS.register("moons")
+class Moons(DatasetSource):
+    """Two interleaving half circles (as scikit-learn's make_moons), Gaussian noise of sd `noise`."""
+
+    Options = ToyOptions
+
+    def load(self, rng, dtype):
+        n = self.options.n_samples
+        a = n // 2
+        t0 = np.linspace(0, np.pi, a)
+        t1 = np.linspace(0, np.pi, n - a)
+        X = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1),
+                            np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
+        X += rng.normal(0, self.options.noise, X.shape)
+        y = np.concatenate([np.zeros(a, int), np.ones(n - a, int)])
+        perm = rng.permutation(n)
+        return Dataset("moons", X[perm].astype(dtype), y[perm], n_classes=2)
+
+
+class SpiralOptions(ToyOptions):
+    n_samples: int = Field(300, ge=2)
+    noise: float = Field(0.05, ge=0)
+    classes: int = Field(2, ge=2)
+    turns: float = Field(1.25, gt=0)
+
+
+@DATASETS.register("spiral")
+class Spiral(DatasetSource):
+    """`classes` interleaved spiral arms of `turns` turns from the centre to radius 1."""
+
+    Options = SpiralOptions
+
+    def load(self, rng, dtype):
+        o = self.options
+        k = np.arange(o.n_samples) % o.classes
+        r = rng.uniform(0.05, 1.0, o.n_samples)
+        angle = 2 * np.pi * (o.turns * r + k / o.classes)
+        X = np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1)
+        X += rng.normal(0, o.noise, X.shape)
+        return Dataset("spiral", X.astype(dtype), k, n_classes=o.classes)
+
+
+class GaussOptions(ToyOptions):
+    noise: float = Field(0.5, ge=0)
+
+
+@DATASETS.register("gauss")
+class Gauss(DatasetSource):
+    """Two Gaussian blobs centred at (1, 1) (class 1) and (-1, -1) (class 0), sd `noise`."""
+
+    Options = GaussOptions
+
+    def load(self, rng, dtype):
+        n = self.options.n_samples
+        y = (np.arange(n) % 2).astype(int)
+        centre = np.where(y[:, None] == 1, 1.0, -1.0)
+        X = centre + rng.normal(0, self.options.noise, (n, 2))
+        return Dataset("gauss", X.astype(dtype), y, n_classes=2)

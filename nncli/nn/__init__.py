@@ -1,0 +1,1 @@
+"""The engine: activations, losses, initializers, the dense network, optimizers and schedules."""

@@ -1,0 +1,223 @@
+"""Run directories: created once (never overwritten), every file written atomically, read back checked.
+
+runs/<config-stem>-<YYYYmmdd-HHMMSS>[-N]/
+  config.yaml  weights.npz  metrics.csv  summary.json  [checkpoint.npz]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import RunDirError
+
+CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
+    "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz")
+
+
+# -- atomic writes --------------------------------------------------------------------------------
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, fsync, then os.replace: readers see the old
+    file or the new one, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def metrics_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+# -- creating -------------------------------------------------------------------------------------
+def create(stem: str, runs_dir: Path | None = None, out: Path | None = None) -> "RunDir":
+    """Make a new, empty run directory: `out` itself (must not exist), or `<runs_dir>/<stem>-<time>[-N]`.
+
+    os.mkdir is atomic, so processes started in the same second (a shell loop with xargs -P) each get
+    their own directory: a name already taken moves on to the next suffix.
+    """
+    try:
+        if out is not None:
+            out = Path(out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                out.mkdir()
+            except FileExistsError:
+                raise RunDirError("already exists; --out must name a new directory (runs are never "
+                                  "overwritten; use --runs-dir to have a name chosen)", where=str(out)) from None
+            return RunDir(out)
+        runs_dir = Path(runs_dir if runs_dir is not None else "runs")
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for n in range(1, 10_000):
+            path = runs_dir / (base if n == 1 else f"{base}-{n}")
+            try:
+                path.mkdir()
+                return RunDir(path)
+            except FileExistsError:
+                continue
+        raise RunDirError("could not find a free run directory name", where=str(runs_dir))
+    except PermissionError as e:
+        raise RunDirError(f"cannot create the run directory: permission denied ({e.filename}); choose a "
+                          "writable place with --runs-dir or --out", where=str(out or runs_dir)) from None
+    except OSError as e:
+        if isinstance(e, RunDirError):
+            raise
+        raise RunDirError(f"cannot create the run directory: {e.strerror or e}",
+                          where=str(out or runs_dir)) from None
+
+
+class RunDir:
+    """One run's directory and its files."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _write(self, name: str, data: bytes) -> None:
+        try:
+            write_bytes_atomic(self.file(name), data)
+        except OSError as e:
+            raise RunDirError(f"cannot write {name}: {e.strerror or e}", where=str(self.path)) from None
+
+    def write_config(self, text: str) -> None:
+        self._write(CONFIG, text.encode("utf-8"))
+
+    def write_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        self._write(WEIGHTS, npz_bytes(arrays))
+
+    def write_checkpoint(self, arrays: dict[str, np.ndarray]) -> None:
+        self._write(CHECKPOINT, npz_bytes(arrays))
+
+    def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        self._write(METRICS, metrics_csv(rows, columns).encode("utf-8"))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        self._write(SUMMARY, (json.dumps(summary, indent=2, default=_json_default) + "\n").encode("utf-8"))
+
+    # -- reading ----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        """An existing run directory; RunDirError if it is missing or is not a run."""
+        path = Path(path)
+        if not path.exists():
+            raise RunDirError("no such directory; give a run directory such as runs/xor-20260101-120000",
+                              where=str(path))
+        if not path.is_dir():
+            raise RunDirError("is a file, not a run directory", where=str(path))
+        if not (path / CONFIG).is_file():
+            raise RunDirError(f"not a run directory: it has no {CONFIG} (runs are made by `nncli train`)",
+                              where=str(path))
+        return cls(path)
+
+    def read_config_text(self) -> str:
+        return self.file(CONFIG).read_text(encoding="utf-8")
+
+    def read_summary(self) -> dict[str, Any]:
+        p = self.file(SUMMARY)
+        if not p.is_file():
+            return {}
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunDirError(f"summary.json is not valid JSON ({e})", where=str(p)) from None
+        if not isinstance(data, dict):
+            raise RunDirError("summary.json must hold a JSON object", where=str(p))
+        return data
+
+    def read_metrics(self) -> tuple[list[str], list[dict[str, float | None]]]:
+        """Columns and rows of metrics.csv, every value a float (None where empty)."""
+        p = self.file(METRICS)
+        if not p.is_file():
+            return [], []
+        with p.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if not header or header[0] != "epoch":
+                raise RunDirError("metrics.csv has no header row starting with 'epoch'", where=str(p))
+            rows = []
+            for line_no, values in enumerate(reader, start=2):
+                if len(values) != len(header):
+                    raise RunDirError(f"line {line_no} has {len(values)} fields, the header has {len(header)}",
+                                      where=str(p))
+                try:
+                    rows.append({k: (float(v) if v != "" else None) for k, v in zip(header, values)})
+                except ValueError:
+                    raise RunDirError(f"line {line_no} has a value that is not a number", where=str(p)) from None
+        return header, rows
+
+    def read_npz(self, name: str = WEIGHTS) -> dict[str, np.ndarray]:
+        """All arrays of an .npz, loaded with allow_pickle=False (object arrays are refused)."""
+        return read_npz(self.file(name))
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirError("missing", where=str(path))
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:  # object arrays need pickle: refused
+        raise RunDirError(f"refused: it holds pickled Python objects, not plain arrays ({e})",
+                          where=str(path)) from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        raise RunDirError(f"not a readable .npz file (truncated or corrupted?): {e}", where=str(path)) from None
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

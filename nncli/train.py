@@ -1,0 +1,276 @@
+"""The training loop. It never prints: it calls `events` (batch end, epoch end) that the CLI renders.
+
+One epoch: a seeded permutation of the training rows (unless full batch), batches gathered into one reused
+buffer, optional Gaussian input noise, back-propagation, an optimizer step. At the end of the epoch the
+validation/test metrics are computed, divergence and early stopping are checked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from .config import FULL_BATCH, Config
+from .errors import ConfigError
+from .nn.losses import Loss
+from .nn.network import Network
+from .nn.optimizers import Optimizer
+from .nn.schedules import Schedule
+
+EVAL_CHUNK = 8192  # rows per forward pass when evaluating, to bound memory
+
+
+@dataclass
+class Split:
+    """Features X (N, d), targets T (N, units), and class labels y (N,) for classification (else None)."""
+
+    X: np.ndarray
+    T: np.ndarray
+    y: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+@dataclass
+class TrainData:
+    train: Split
+    val: Split | None = None
+    test: Split | None = None
+
+
+class Events(Protocol):
+    def on_batch(self, epoch: int, batch: int, batches: int) -> None: ...
+    def on_epoch(self, row: dict[str, Any]) -> None: ...
+
+
+class NoEvents:
+    def on_batch(self, epoch, batch, batches):
+        pass
+
+    def on_epoch(self, row):
+        pass
+
+
+@dataclass
+class State:
+    """Everything needed to continue training exactly where it stopped (what a checkpoint holds)."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    batch: int = 0  # batches done in the current, unfinished epoch
+    perm: np.ndarray | None = None  # the current epoch's order of rows
+    loss_sum: float = 0.0  # sum over the current epoch's batches of loss * batch size
+    correct: int = 0  # correctly classified training samples so far this epoch
+    seen: int = 0  # training samples seen so far this epoch
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None  # {"epoch", "monitor", "value"}
+    best_weights: list[np.ndarray] | None = None
+    bad_epochs: int = 0  # epochs without improvement, for early stopping
+    seconds: float = 0.0  # training time so far
+
+
+@dataclass
+class Result:
+    status: str  # completed | early_stopped | diverged | interrupted
+    state: State
+    message: str = ""
+    diverged_at: dict[str, int] | None = None
+
+
+def accuracy_count(Y: np.ndarray, y: np.ndarray) -> int:
+    """Correct predictions: argmax of the outputs, or output > 0.5 for one sigmoid unit."""
+    pred = (Y[:, 0] > 0.5) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    return int(np.count_nonzero(pred == y))
+
+
+def evaluate(net: Network, split: Split, loss: Loss) -> dict[str, float]:
+    """Data loss (no weight decay term) and, for classification, accuracy, in chunks of EVAL_CHUNK rows."""
+    total, correct = 0.0, 0
+    for start in range(0, len(split), EVAL_CHUNK):
+        X = split.X[start:start + EVAL_CHUNK]
+        T = split.T[start:start + EVAL_CHUNK]
+        Zs, Ys = net.forward_all(X)
+        total += net._data_loss(Zs[-1], Ys[-1], T, loss) * len(X)
+        if split.y is not None:
+            correct += accuracy_count(Ys[-1], split.y[start:start + EVAL_CHUNK])
+    out = {"loss": total / len(split)}
+    if split.y is not None:
+        out["accuracy"] = correct / len(split)
+    return out
+
+
+def metric_columns(data: TrainData) -> list[str]:
+    """Columns of metrics.csv for this data: epoch, step, loss, [accuracy], val_*, test_*, lr, seconds."""
+    cols = ["epoch", "step", "loss"]
+    if data.train.y is not None:
+        cols.append("accuracy")
+    for name, split in (("val", data.val), ("test", data.test)):
+        if split is not None:
+            cols.append(f"{name}_loss")
+            if split.y is not None:
+                cols.append(f"{name}_accuracy")
+    return cols + ["lr", "seconds"]
+
+
+def lower_is_better(monitor: str) -> bool:
+    return not monitor.endswith("accuracy")
+
+
+class Trainer:
+    """Trains `net` in place with the config's loss, optimizer, schedule and train settings."""
+
+    def __init__(self, net: Network, cfg: Config, loss: Loss, optimizer: Optimizer, schedule: Schedule,
+                 rng: np.random.Generator):
+        self.net = net
+        self.cfg = cfg
+        self.loss = loss
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.rng = rng
+        self.dtype = np.dtype(cfg.dtype)
+
+    def batch_size(self, n: int) -> int:
+        bs = self.cfg.train.batch_size
+        return n if bs == FULL_BATCH else min(int(bs), n)
+
+    def monitor(self, data: TrainData) -> str:
+        es = self.cfg.train.early_stopping
+        if es is not None:
+            if es.monitor.startswith("val_") and data.val is None:
+                raise ConfigError(f"early stopping monitors {es.monitor}, which needs a validation set: set "
+                                  f"train.validation_split (for example 0.1)", where="train.early_stopping.monitor")
+            return es.monitor
+        return "val_loss" if data.val is not None else "loss"
+
+    def fit(self, data: TrainData, events: Events | None = None, state: State | None = None,
+            should_stop: Callable[[], bool] = lambda: False,
+            on_checkpoint: Callable[[State], None] | None = None) -> Result:
+        """Train until cfg.train.epochs, early stopping, divergence or `should_stop()` (checked after
+        every batch). `state` continues an earlier, interrupted fit exactly."""
+        events = events or NoEvents()
+        state = state or State()
+        tc = self.cfg.train
+        X, T, y = data.train.X, data.train.T, data.train.y
+        n = len(X)
+        bs = self.batch_size(n)
+        batches = math.ceil(n / bs)
+        full = bs == n
+        monitor = self.monitor(data)
+        wd = self.cfg.weight_decay
+        noise = tc.input_noise
+        params = self.net.parameters()
+        Xbuf = np.empty((bs, X.shape[1]), dtype=X.dtype)
+        Tbuf = np.empty((bs, T.shape[1]), dtype=T.dtype)
+        ybuf = np.empty(bs, dtype=y.dtype) if y is not None else None
+        columns = metric_columns(data)
+
+        while state.epoch < tc.epochs:
+            epoch = state.epoch + 1
+            lr = self.schedule.lr(epoch)
+            started = time.perf_counter()
+            if state.batch == 0:
+                state.perm = self.rng.permutation(n) if (tc.shuffle and not full) else None
+                state.loss_sum, state.correct, state.seen = 0.0, 0, 0
+            snapshot = [p.copy() for p in params]
+            while state.batch < batches:
+                lo = state.batch * bs
+                hi = min(lo + bs, n)
+                m = hi - lo
+                if full and not noise:
+                    Xb, Tb, yb = X, T, y
+                elif state.perm is None and not noise:
+                    Xb, Tb, yb = X[lo:hi], T[lo:hi], (y[lo:hi] if y is not None else None)
+                else:
+                    idx = state.perm[lo:hi] if state.perm is not None else np.arange(lo, hi)
+                    Xb, Tb = Xbuf[:m], Tbuf[:m]
+                    np.take(X, idx, axis=0, out=Xb)
+                    np.take(T, idx, axis=0, out=Tb)
+                    yb = None
+                    if y is not None:
+                        yb = ybuf[:m]
+                        np.take(y, idx, out=yb)
+                    if noise:
+                        # fresh Gaussian input noise for every batch (acts like weight decay sigma^2)
+                        Xb += self.rng.normal(0.0, noise, Xb.shape).astype(X.dtype, copy=False)
+                value, grads, Y = self.net.backprop(Xb, Tb, self.loss, wd)
+                if not math.isfinite(value):
+                    return self._diverged(state, snapshot, epoch, f"the loss became {value}")
+                self.optimizer.step(params, grads, lr)
+                state.step += 1
+                state.batch += 1
+                state.loss_sum += value * m
+                state.seen += m
+                if yb is not None:
+                    state.correct += accuracy_count(Y, yb)
+                events.on_batch(epoch, state.batch, batches)
+                if should_stop() and state.batch < batches:
+                    state.seconds += time.perf_counter() - started
+                    return Result("interrupted", state)
+            if not all(np.isfinite(p).all() for p in params):
+                return self._diverged(state, snapshot, epoch, "a weight became NaN or infinite")
+            state.seconds += time.perf_counter() - started
+            row = self._epoch_row(state, epoch, lr, data)
+            state.rows.append(row)
+            state.epoch, state.batch = epoch, 0
+            events.on_epoch(row)
+            stop = self._early_stopping(state, row, monitor)
+            if on_checkpoint is not None and tc.checkpoint_every and epoch % tc.checkpoint_every == 0:
+                on_checkpoint(state)
+            if stop:
+                if tc.early_stopping.restore_best and state.best_weights is not None:
+                    for p, b in zip(params, state.best_weights):
+                        p[...] = b
+                return Result("early_stopped", state,
+                              f"no improvement of {monitor} for {tc.early_stopping.patience} epochs; best "
+                              f"epoch {state.best['epoch']}")
+            if should_stop() and state.epoch < tc.epochs:
+                return Result("interrupted", state)
+        return Result("completed", state)
+
+    def _epoch_row(self, state: State, epoch: int, lr: float, data: TrainData) -> dict[str, Any]:
+        row: dict[str, Any] = {"epoch": epoch, "step": state.step, "loss": state.loss_sum / state.seen}
+        if data.train.y is not None:
+            row["accuracy"] = state.correct / state.seen
+        for name, split in (("val", data.val), ("test", data.test)):
+            if split is not None:
+                for k, v in evaluate(self.net, split, self.loss).items():
+                    row[f"{name}_{k}"] = v
+        row["lr"] = lr
+        row["seconds"] = round(state.seconds, 6)
+        return row
+
+    def _early_stopping(self, state: State, row: dict[str, Any], monitor: str) -> bool:
+        """Track the best epoch (always) and say whether early stopping should end training now."""
+        value = row.get(monitor)
+        es = self.cfg.train.early_stopping
+        if value is None or not math.isfinite(value):
+            return False
+        min_delta = es.min_delta if es else 0.0
+        better = state.best is None or (
+            value < state.best["value"] - min_delta if lower_is_better(monitor)
+            else value > state.best["value"] + min_delta)
+        if better:
+            state.best = {"epoch": row["epoch"], "monitor": monitor, "value": value}
+            state.bad_epochs = 0
+            if es is not None and es.restore_best:
+                state.best_weights = [p.copy() for p in self.net.parameters()]
+            return False
+        state.bad_epochs += 1
+        return es is not None and state.bad_epochs >= es.patience
+
+    def _diverged(self, state: State, snapshot: list[np.ndarray], epoch: int, what: str) -> Result:
+        """Stop at once; keep the last finite weights (from the start of this epoch if needed)."""
+        params = self.net.parameters()
+        if not all(np.isfinite(p).all() for p in params):
+            for p, s in zip(params, snapshot):
+                p[...] = s
+        lr = self.cfg.optimizer.lr
+        message = (f"training diverged at epoch {epoch}, step {state.step + 1}: {what}. Try a smaller "
+                   f"learning rate (optimizer.lr={lr:g} -> {lr / 10:g}), a smaller init scale, or "
+                   f"gradient-friendlier settings (weight_decay, batch_size)")
+        return Result("diverged", state, message, {"epoch": epoch, "step": state.step + 1})
