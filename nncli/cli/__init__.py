@@ -26,7 +26,8 @@ def _root(version: bool = typer.Option(False, "--version", help="print the versi
         raise typer.Exit(0)
 
 
-from . import train as _train  # noqa: E402,F401  (registers the command)
+# command modules register themselves on import (one line per module):
+from . import train as _train  # noqa: E402,F401
 
 
 def main() -> None:

@@ -228,3 +228,6 @@ class Gauss(DatasetSource):
         centre = np.where(y[:, None] == 1, 1.0, -1.0)
         X = centre + rng.normal(0, self.options.noise, (n, 2))
         return Dataset("gauss", X.astype(dtype), y, n_classes=2)
+
+
+# Datasets defined in other modules register themselves on import (one line per module):
