@@ -182,3 +182,45 @@ def execute(p: Prepared, run: RunDir, events: Events | None = None, command: lis
     s = summary(p, result, time.perf_counter() - started, command or sys.argv)
     run.write_summary(s)
     return s
+
+
+@dataclass
+class LoadedRun:
+    """A finished (or interrupted) run read back: its directory, resolved config, network and summary."""
+
+    run: RunDir
+    cfg: Config
+    net: Network
+    summary: dict[str, Any]
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Read a run directory back: config.yaml validated, weights.npz checked against it (names, shapes,
+    finite values). RunDirError (exit 2) when the directory is missing, not a run, or damaged."""
+    from . import config as config_mod
+
+    run = RunDir.open(path)
+    try:
+        raw = config_mod.parse_yaml(run.read_config_text(), str(run.file("config.yaml")))
+        if not isinstance(raw, dict):
+            raise ConfigError("is not a YAML mapping", where=str(run.file("config.yaml")))
+        cfg = config_mod.validate(raw)
+    except ConfigError as e:
+        raise RunDirError(f"its config.yaml is not a valid config: {e}", where=str(run.path)) from None
+    if cfg.model.input is None:
+        raise RunDirError("config.yaml has no model.input (was it written by `nncli train`?)",
+                          where=str(run.file("config.yaml")))
+    dtype = np.dtype(cfg.dtype)
+    layers, fan_in = [], cfg.model.input
+    for spec in cfg.model.layers:
+        layers.append(Dense(np.zeros((fan_in, spec.units), dtype), np.zeros(spec.units, dtype),
+                            ACTIVATIONS.get(spec.activation)()))
+        fan_in = spec.units
+    net = Network(layers)
+    if not run.file(WEIGHTS).is_file():
+        raise RunDirError(f"has no {WEIGHTS} (training did not finish writing it)", where=str(run.path))
+    try:
+        load_weights_into(net, run.file(WEIGHTS), where=str(run.file(WEIGHTS)))
+    except ConfigError as e:
+        raise RunDirError(str(e)) from None
+    return LoadedRun(run, cfg, net, run.read_summary())
