@@ -270,6 +270,15 @@ def _check_options(spec: dict, registry: Registry, where: str) -> dict:
             raise ConfigError(f"{registry.kind} {spec['name']!r} takes no options, got {', '.join(options)}",
                               where=where)
         return {}
+    fixed = ["name", "lr", "schedule"] if registry.kind == "optimizer" else ["name"]
+    valid = fixed + _model_fields(options_model)
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            takes = (f"valid keys here: {', '.join(valid)}" if len(valid) > len(fixed) else
+                     f"{registry.kind} {spec['name']!r} takes no options")
+            raise ConfigError(f"unknown key; {hint}({takes})".replace("; (", " ("), where=f"{where}.{key}")
     try:
         return options_model(**options).model_dump(mode="json")
     except ValidationError as e:

@@ -64,6 +64,8 @@ def load_weights_into(net: Network, path: str | Path, where: str) -> None:
     path = Path(path)
     if path.is_dir():
         path = path / WEIGHTS
+    if not path.exists():
+        raise ConfigError(f"{path} does not exist; give a weights.npz file or a run directory", where=where)
     try:
         arrays = read_npz(path)
     except RunDirError as e:
