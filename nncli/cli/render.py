@@ -24,9 +24,11 @@ def fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def metrics_text(row: dict[str, Any]) -> str:
+def metrics_text(row: dict[str, Any], brief: bool = False) -> str:
+    """`loss 0.1234  accuracy 0.9500 ...`; brief: only losses and accuracies (for the live bar)."""
     skip = ("epoch", "step", "seconds")
-    return "  ".join(f"{k} {fmt(v)}" for k, v in row.items() if k not in skip and v is not None)
+    return "  ".join(f"{k} {fmt(v)}" for k, v in row.items()
+                     if k not in skip and v is not None and (not brief or k.endswith(("loss", "accuracy"))))
 
 
 class TrainProgress:
@@ -43,7 +45,7 @@ class TrainProgress:
         self.progress: Progress | None = None
         if self.live:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                 TextColumn("{task.fields[metrics]}"), TextColumn("{task.fields[speed]}"),
                 TimeRemainingColumn(), console=console, transient=False, refresh_per_second=10)
             self.task = self.progress.add_task(f"train {name}", total=epochs, metrics="", speed="")
@@ -77,7 +79,7 @@ class TrainProgress:
             now = time.perf_counter()
             if now - self.last_draw >= REFRESH_SECONDS or epoch == self.epochs:
                 self.last_draw = now
-                self.progress.update(self.task, completed=epoch, metrics=metrics_text(row),
+                self.progress.update(self.task, completed=epoch, metrics=metrics_text(row, brief=True),
                                      speed=self._speed(epoch))
         elif epoch % self.every == 0 or epoch == self.epochs or epoch == 1:
             width = len(str(self.epochs))
