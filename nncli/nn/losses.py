@@ -52,8 +52,8 @@ class BinaryCrossentropy(Loss):
 
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
-            e = -(t * np.log(y) + (1 - t) * np.log1p(-y))
-        return float(e.sum() / y.shape[0])
+            e = -(np.where(t == 0, 0, t * np.log(y)) + np.where(t == 1, 0, (1 - t) * np.log1p(-y)))
+        return float(e.sum() / y.shape[0])  # 0 log 0 = 0: a saturated, right output costs 0, not NaN
 
     def gradient(self, y, t):
         return (y - t) / (y * (1 - y)) / y.shape[0]
