@@ -1,0 +1,429 @@
+"""Gradient checking: back-propagation against central finite differences, in float64.
+
+For one parameter entry w the numerical derivative is the central difference
+
+    n = (L(w + eps) - L(w - eps)) / ((w + eps) - (w - eps))
+
+of the objective `Network.loss_value` (mean error plus weight decay), on a float64 copy of the network
+whatever dtype it trains in. The analytic derivative a comes from `Network.loss_and_gradients`, the very
+back-propagation that training uses. An entry's error is
+
+    abs = |a - n|,    rel = |a - n| / max(|a|, |n|, floor)
+
+and the entry passes when rel <= tol. The floor makes tol * floor an absolute floor: near an exactly zero
+gradient, the round-off noise of a finite difference (about 1e-16 |L| / eps, i.e. ~1e-10) is not a 100%
+error. Defaults (DEFAULT_EPS, DEFAULT_TOL, DEFAULT_FLOOR): eps 1e-6, tol 1e-5, floor 1e-4, so an entry
+passes when |a - n| <= max(1e-5 max(|a|, |n|), 1e-9). A correct float64 back-propagation stays near
+1e-8 relative; a wrong derivative or a missing weight-decay term gives errors of 1e-3 and more.
+
+Kinks: an activation lists the points where its derivative jumps in `Activation.kinks` (relu and
+leaky_relu at 0). A central difference across a kink measures the average of the two one-sided slopes,
+not the derivative. So for every perturbed entry, the pre-activations of every layer whose activation has
+kinks are compared between w - eps and w + eps: if a unit's pre-activation moves and either changes side
+of a kink or lies within eps of it, the entry is skipped and counted in `skipped`.
+
+Large networks: `max_params` checks a seeded random subset of at most that many entries of each tensor.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import pipeline
+from .config import Config
+from .data import datasets
+from .errors import ConfigError, DataError
+from .nn.activations import ACTIVATIONS, Activation
+from .nn.losses import LOSSES, Loss
+from .nn.network import Network
+
+DEFAULT_EPS = 1e-5
+DEFAULT_TOL = 1e-5
+DEFAULT_FLOOR = 1e-4
+DEFAULT_MAX_PARAMS = 1000  # per tensor; 0 checks every entry
+DEFAULT_SAMPLES = 8
+
+#: the built-in suite's networks: inputs, hidden units, output units (tried in order), samples, decays
+SUITE_INPUTS = 3
+SUITE_HIDDEN_UNITS = 4
+SUITE_OUTPUT_UNITS = (3, 1)
+SUITE_SAMPLES = 5
+SUITE_DEPTHS = (1, 2, 3)
+SUITE_WEIGHT_DECAYS = (0.0, 0.1)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Step and pass criterion of the check (see the module docstring)."""
+
+    eps: float = DEFAULT_EPS
+    tol: float = DEFAULT_TOL
+    floor: float = DEFAULT_FLOOR
+
+    def validate(self) -> None:
+        for key in ("eps", "tol", "floor"):
+            value = getattr(self, key)
+            if not (np.isfinite(value) and value > 0):
+                raise ConfigError(f"must be a positive number, got {value!r}", where=f"--{key}")
+        if self.eps >= 1:
+            raise ConfigError(f"is a finite-difference step and must be small (e.g. 1e-6), got {self.eps!r}",
+                              where="--eps")
+
+
+@dataclass
+class TensorResult:
+    """The check of one parameter tensor (W_l or b_l, l counted from 1)."""
+
+    name: str
+    layer: int
+    kind: str
+    activation: str
+    shape: tuple[int, ...]
+    size: int
+    checked: int
+    skipped: int
+    failed: int
+    max_abs_error: float
+    max_rel_error: float
+    #: the entry with the largest relative error: {"index", "analytic", "numerical"} (None if none checked)
+    worst: dict[str, Any] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        d["passed"] = self.passed
+        return d
+
+
+@dataclass
+class Report:
+    """The check of one network on one batch: a TensorResult per parameter tensor, in order W1, b1, ..."""
+
+    architecture: str
+    loss: str
+    weight_decay: float
+    samples: int
+    dtype: str
+    data: str
+    tolerance: Tolerance
+    max_params: int
+    seed: int
+    tensors: list[TensorResult]
+    checked_dtype: str = "float64"
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.tensors)
+
+    @property
+    def failing(self) -> list[str]:
+        return [t.name for t in self.tensors if not t.passed]
+
+    def totals(self) -> dict[str, Any]:
+        checked = [t for t in self.tensors if t.checked]
+        return {
+            "tensors": len(self.tensors),
+            "checked": sum(t.checked for t in self.tensors),
+            "skipped": sum(t.skipped for t in self.tensors),
+            "failed": sum(t.failed for t in self.tensors),
+            "max_abs_error": max((t.max_abs_error for t in checked), default=None),
+            "max_rel_error": max((t.max_rel_error for t in checked), default=None),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "failing": self.failing,
+            "architecture": self.architecture,
+            "loss": self.loss,
+            "weight_decay": self.weight_decay,
+            "samples": self.samples,
+            "data": self.data,
+            "dtype": self.dtype,
+            "checked_dtype": self.checked_dtype,
+            "tolerance": asdict(self.tolerance),
+            "max_params": self.max_params,
+            "seed": self.seed,
+            "totals": self.totals(),
+            "tensors": [t.to_dict() for t in self.tensors],
+        }
+
+
+# -- the check itself -----------------------------------------------------------------------------
+def _selection(size: int, max_params: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices of the entries to check: all of them, or a seeded random subset of `max_params`."""
+    if max_params <= 0 or size <= max_params:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_params, replace=False))
+
+
+def _crosses_kink(net: Network, Zs_plus: list[np.ndarray], Zs_minus: list[np.ndarray], eps: float) -> bool:
+    """True if a pre-activation that the perturbation moves changes side of a kink or lies within eps
+    of one (at w + eps or at w - eps), in any layer whose activation has kinks."""
+    for layer, zp, zm in zip(net.layers, Zs_plus, Zs_minus):
+        if not layer.activation.kinks:
+            continue
+        moved = zp != zm
+        if not moved.any():
+            continue
+        zp, zm = zp[moved], zm[moved]
+        for k in layer.activation.kinks:
+            if np.any((np.sign(zp - k) != np.sign(zm - k)) | (np.abs(zp - k) <= eps) | (np.abs(zm - k) <= eps)):
+                return True
+    return False
+
+
+def check_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0, *,
+                  tolerance: Tolerance = Tolerance(), max_params: int = 0,
+                  rng: np.random.Generator | None = None) -> list[TensorResult]:
+    """Compare back-propagation with central differences for every parameter tensor of `net`.
+
+    X (N, n_0) and T (N, n_L) are one batch. `net` is not modified: the check runs on
+    `net.copy(dtype=float64)`. `max_params` > 0 limits each tensor to a random subset drawn from `rng`.
+    """
+    tolerance.validate()
+    eps, tol, floor = tolerance.eps, tolerance.tol, tolerance.floor
+    rng = rng if rng is not None else np.random.default_rng(0)
+    net64 = net.copy(dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    _, grads = net64.loss_and_gradients(X, T, loss, weight_decay)
+    has_kinks = any(layer.activation.kinks for layer in net64.layers)
+    results = []
+    for name, p, g in zip(net64.parameter_names(), net64.parameters(), grads):
+        chosen = _selection(p.size, max_params, rng)
+        analytic, numerical, kept_index = [], [], []
+        skipped = 0
+        for flat in chosen:
+            ij = np.unravel_index(flat, p.shape)
+            w = p[ij]
+            p[ij] = w + eps
+            up, step_up = net64.loss_value(X, T, loss, weight_decay), p[ij]
+            Zs_up = net64.forward_all(X)[0] if has_kinks else None
+            p[ij] = w - eps
+            down, step_down = net64.loss_value(X, T, loss, weight_decay), p[ij]
+            Zs_down = net64.forward_all(X)[0] if has_kinks else None
+            p[ij] = w
+            if has_kinks and _crosses_kink(net64, Zs_up, Zs_down, eps):
+                skipped += 1
+                continue
+            numerical.append((up - down) / (step_up - step_down))
+            analytic.append(g[ij])
+            kept_index.append(flat)
+        a, n = np.array(analytic, dtype=np.float64), np.array(numerical, dtype=np.float64)
+        abs_err = np.abs(a - n)
+        with np.errstate(invalid="ignore"):
+            rel_err = abs_err / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+        rel_err = np.where(np.isnan(rel_err), np.inf, rel_err)  # a NaN gradient is a failure
+        layer_no = int(name[1:])
+        worst = None
+        if len(kept_index):
+            k = int(np.argmax(rel_err))
+            worst = {"index": [int(i) for i in np.unravel_index(kept_index[k], p.shape)],
+                     "analytic": float(a[k]), "numerical": float(n[k])}
+        results.append(TensorResult(
+            name=name, layer=layer_no, kind=name[0], activation=net64.layers[layer_no - 1].activation.name,
+            shape=tuple(p.shape), size=int(p.size), checked=len(kept_index), skipped=skipped,
+            failed=int(np.sum(~(rel_err <= tol))),
+            max_abs_error=float(abs_err.max()) if len(kept_index) else 0.0,
+            max_rel_error=float(rel_err.max()) if len(kept_index) else 0.0, worst=worst))
+    return results
+
+
+# -- targets for random data ----------------------------------------------------------------------
+def random_targets(activation: Activation, n: int, units: int, rng: np.random.Generator) -> np.ndarray:
+    """Targets (n, units) in the range of an output activation, for any registered loss:
+    one-hot rows when its outputs are normalised rows (softmax), 0/1 when its range is [0, 1] (sigmoid),
+    uniform inside another bounded range (tanh), standard normal otherwise (linear, relu)."""
+    probe = activation.forward(rng.normal(size=(2, units)))
+    lo, hi = activation.output_range
+    if units > 1 and np.allclose(probe.sum(axis=1), 1.0):
+        return np.eye(units)[rng.integers(0, units, n)]
+    if (lo, hi) == (0.0, 1.0):
+        return rng.integers(0, 2, (n, units)).astype(np.float64)
+    if np.isfinite(lo) and np.isfinite(hi):
+        return rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), (n, units))
+    return rng.normal(size=(n, units))
+
+
+# -- a config's network ---------------------------------------------------------------------------
+def check_config(cfg: Config, *, samples: int = DEFAULT_SAMPLES, tolerance: Tolerance = Tolerance(),
+                 max_params: int = DEFAULT_MAX_PARAMS, random_data: bool = False,
+                 source: str | None = None) -> Report:
+    """Check the network `cfg` builds (pipeline.prepare) on `samples` seeded random rows of its training
+    data. If the data cannot be loaded, the DataError is the answer, unless `random_data` asks for
+    random inputs of the config's input size (model.input) instead. `source` names the config in messages.
+    """
+    tolerance.validate()
+    if samples < 1:
+        raise ConfigError(f"must be at least 1, got {samples}", where="--samples")
+    if max_params < 0:
+        raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}", where="--max-params")
+    rng = np.random.default_rng(cfg.seed)
+    try:
+        prepared = pipeline.prepare(cfg)
+    except DataError as e:
+        if not random_data:
+            raise
+        net, loss, X, T, data = _random_batch(cfg, samples, rng, reason=str(e))
+    else:
+        net, loss = prepared.net, prepared.loss
+        train = prepared.data.train
+        rows = np.sort(rng.choice(len(train.X), size=min(samples, len(train.X)), replace=False))
+        X, T = train.X[rows], train.T[rows]
+        data = f"{len(rows)} of the {len(train.X)} training rows of {prepared.dataset.name}"
+    tensors = check_network(net, X, T, loss, cfg.weight_decay, tolerance=tolerance, max_params=max_params,
+                            rng=rng)
+    return Report(architecture=pipeline.architecture(net.sizes, net.activation_names), loss=cfg.loss,
+                  weight_decay=cfg.weight_decay, samples=len(X), dtype=cfg.dtype, data=data,
+                  tolerance=tolerance, max_params=max_params, seed=cfg.seed, tensors=tensors)
+
+
+def _random_batch(cfg: Config, samples: int, rng: np.random.Generator, reason: str):
+    """The config's network with random standard-normal inputs and targets fitting its output layer."""
+    n_in = cfg.model.input
+    if n_in is None:
+        raise ConfigError(f"the data cannot be loaded ({reason}), and without it the input size is unknown; "
+                          f"set it, e.g. model.input=784, to check with --random-data", where="model.input")
+    net = pipeline.build_network(cfg, n_in, pipeline.rngs(cfg.seed)["init"])
+    loss = LOSSES.get(cfg.loss, where="loss")()
+    X = rng.normal(size=(samples, n_in))
+    T = random_targets(net.layers[-1].activation, samples, net.layers[-1].units, rng)
+    return net, loss, X, T, f"{samples} random rows (--random-data; the data: {reason})"
+
+
+# -- the built-in suite ---------------------------------------------------------------------------
+def canonical_names(registry) -> list[str]:
+    """One name per registered object (aliases dropped): the name it registered itself under."""
+    names: dict[str, None] = {}
+    for key, obj in registry.items():
+        names.setdefault(getattr(obj, "name", None) or key, None)
+    return sorted(names)
+
+
+def short_name(registry, name: str) -> str:
+    """The shortest name (or alias) registered for the same object as `name`: bce for binary_crossentropy."""
+    obj = registry.get(name)
+    return min((k for k, o in registry.items() if o is obj), key=lambda k: (len(k), k))
+
+
+@dataclass
+class SuiteCase:
+    """One network of the suite: `depth` hidden layers of `hidden`, an output layer of `output`."""
+
+    hidden: str
+    depth: int
+    output: str
+    loss: str
+    units: int
+    weight_decay: float
+    tensors: list[TensorResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.tensors)
+
+    @property
+    def failing(self) -> list[str]:
+        return [t.name for t in self.tensors if not t.passed]
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((t.max_rel_error for t in self.tensors if t.checked), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hidden": self.hidden, "depth": self.depth, "output": self.output, "loss": self.loss,
+                "units": self.units, "weight_decay": self.weight_decay, "passed": self.passed,
+                "failing": self.failing, "max_rel_error": self.max_rel_error,
+                "checked": sum(t.checked for t in self.tensors), "skipped": sum(t.skipped for t in self.tensors),
+                "tensors": [t.to_dict() for t in self.tensors]}
+
+
+@dataclass
+class SuiteReport:
+    """Every case of the built-in suite; `hidden` and `outputs` ((output activation, loss) pairs) are
+    the rows and columns of its matrix."""
+
+    cases: list[SuiteCase]
+    hidden: list[str]
+    outputs: list[tuple[str, str]]
+    depths: tuple[int, ...]
+    weight_decays: tuple[float, ...]
+    tolerance: Tolerance
+    seed: int
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.cases)
+
+    @property
+    def failing(self) -> list[SuiteCase]:
+        return [c for c in self.cases if not c.passed]
+
+    def cell(self, hidden: str, depth: int, output: str, loss: str) -> list[SuiteCase]:
+        """The cases (one per weight decay) of one matrix cell."""
+        return [c for c in self.cases
+                if (c.hidden, c.depth, c.output, c.loss) == (hidden, depth, output, loss)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "cases_total": len(self.cases), "cases_failed": len(self.failing),
+                "hidden": self.hidden, "outputs": [{"activation": a, "loss": l} for a, l in self.outputs],
+                "depths": list(self.depths), "weight_decays": list(self.weight_decays),
+                "tolerance": asdict(self.tolerance), "seed": self.seed,
+                "max_rel_error": max((c.max_rel_error for c in self.cases), default=0.0),
+                "skipped": sum(t.skipped for c in self.cases for t in c.tensors),
+                "cases": [c.to_dict() for c in self.cases]}
+
+
+def suite_outputs() -> list[tuple[str, str, int]]:
+    """(output activation, loss, units) for every registered loss and every registered activation the
+    loss accepts as output layer (`Loss.check_output`), with the first accepted of SUITE_OUTPUT_UNITS."""
+    pairs = []
+    for loss_name in canonical_names(LOSSES):
+        loss = LOSSES.get(loss_name)()
+        for act in canonical_names(ACTIVATIONS):
+            units = next((u for u in SUITE_OUTPUT_UNITS if loss.check_output(act, u) is None), None)
+            if units is not None:
+                pairs.append((act, loss_name, units))
+    return pairs
+
+
+def _case_rng(seed: int, *parts: object) -> np.random.Generator:
+    """A Generator for one case, from the seed and the case's names: a case's data does not depend on
+    which other activations or losses are registered."""
+    return np.random.default_rng([seed, zlib.crc32("|".join(map(str, parts)).encode())])
+
+
+def check_case(hidden: str, depth: int, output: str, loss_name: str, units: int, weight_decay: float, *,
+               tolerance: Tolerance = Tolerance(), max_params: int = 0, seed: int = 0) -> SuiteCase:
+    """Build one random suite network (weights N(0, 1/fan_in), biases N(0, 0.5^2), inputs N(0, 1), targets
+    from `random_targets`) and check it."""
+    rng = _case_rng(seed, hidden, depth, output, loss_name, units, weight_decay)
+    sizes = [SUITE_INPUTS] + [SUITE_HIDDEN_UNITS] * depth + [units]
+    weights = [(rng.normal(0, 1 / np.sqrt(a), (a, b)), rng.normal(0, 0.5, b)) for a, b in zip(sizes, sizes[1:])]
+    net = Network.from_arrays(weights, [hidden] * depth + [output])
+    X = rng.normal(size=(SUITE_SAMPLES, SUITE_INPUTS))
+    T = random_targets(net.layers[-1].activation, SUITE_SAMPLES, units, rng)
+    loss = LOSSES.get(loss_name)()
+    tensors = check_network(net, X, T, loss, weight_decay, tolerance=tolerance, max_params=max_params, rng=rng)
+    return SuiteCase(hidden, depth, output, loss_name, units, weight_decay, tensors)
+
+
+def check_suite(*, tolerance: Tolerance = Tolerance(), max_params: int = 0, seed: int = 0) -> SuiteReport:
+    """Every registered activation as hidden layer (1 to 3 layers) under every (output activation, loss)
+    pair of `suite_outputs`, with and without weight decay."""
+    tolerance.validate()
+    hidden = canonical_names(ACTIVATIONS)
+    outputs = suite_outputs()
+    cases = [check_case(h, d, out, loss, units, wd, tolerance=tolerance, max_params=max_params, seed=seed)
+             for h in hidden for d in SUITE_DEPTHS for out, loss, units in outputs for wd in SUITE_WEIGHT_DECAYS]
+    return SuiteReport(cases, hidden, [(o, l) for o, l, _ in outputs], SUITE_DEPTHS, SUITE_WEIGHT_DECAYS,
+                       tolerance, seed)
