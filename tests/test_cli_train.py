@@ -267,3 +267,11 @@ def test_bad_input_through_a_real_subprocess_has_no_traceback(tmp_path):
     assert proc.stdout == ""
     assert proc.stderr.strip() == "error: optimizer.lr: input should be greater than 0 (got -1)"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_bad_input_with_out_creates_nothing(run_cli, tmp_path):
+    out = tmp_path / "parent" / "run"
+    result = run_cli("train", XOR, "train.epochs=-3", "--out", out)
+    assert result.exit_code == 2
+    assert "error: train.epochs: input should be greater than 0 (got -3)" in result.stderr
+    assert not (tmp_path / "parent").exists()

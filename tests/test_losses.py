@@ -6,6 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from conftest import numeric_gradient
 from nncli.nn.activations import ACTIVATIONS
@@ -146,3 +149,18 @@ def test_check_output_messages():
     assert cce.check_output("softmax", 2) is None
     assert mse.check_output("linear", 1) is None
     assert mse.check_output("softmax", 1) == "a softmax output layer needs at least 2 units"
+
+
+@settings(max_examples=200, deadline=None)
+@given(z=arrays(np.float64, (3, 4), elements=st.floats(-1e6, 1e6)),
+       labels=arrays(np.int64, (3,), elements=st.integers(0, 3)))
+def test_fused_values_and_deltas_are_finite_for_any_logits(z, labels):
+    T = np.eye(4)[labels]
+    for name, act in (("binary_crossentropy", "sigmoid"), ("categorical_crossentropy", "softmax")):
+        loss = cls(name)()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            value = loss.fused_value(z, T)
+            delta = loss.fused_delta(ACTIVATIONS.get(act)().forward(z), T)
+        assert np.isfinite(value) and value >= 0
+        assert np.all(np.abs(delta) <= 1 / 3 + 1e-15)
