@@ -58,7 +58,7 @@ class ModelConfig(Strict):
 class OptimizerConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     name: str = "sgd"
-    lr: float = Field(gt=0)
+    lr: float = Field(gt=0, allow_inf_nan=False)
     schedule: Spec = Spec(name="constant")
 
     _spec = field_validator("schedule", mode="before")(_spec)
@@ -80,7 +80,7 @@ class TrainConfig(Strict):
     batch_size: Union[int, Literal["full"]] = FULL_BATCH
     shuffle: bool = True
     validation_split: float = Field(0.0, ge=0, lt=1)
-    input_noise: float = Field(0.0, ge=0)
+    input_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint_every: int = Field(0, ge=0)
 
@@ -99,7 +99,7 @@ class Config(Strict):
     model: ModelConfig
     loss: str
     optimizer: OptimizerConfig
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
     train: TrainConfig
 
     _spec = field_validator("data", mode="before")(_spec)

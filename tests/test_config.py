@@ -237,6 +237,10 @@ def test_wrong_types(override, expected):
     ("model.layers.1.units=-1", "model.layers.1.units: input should be greater than 0 (got -1)"),
     ("train.batch_size=0", "train.batch_size: value error, must be a positive integer or 'full' (got 0)"),
     ("weight_decay=-1", "weight_decay: input should be greater than or equal to 0 (got -1)"),
+    ("optimizer.lr=.inf", "optimizer.lr: input should be a finite number (got inf)"),
+    ("optimizer.lr=.nan", "optimizer.lr: input should be a finite number (got nan)"),
+    ("weight_decay=.inf", "weight_decay: input should be a finite number (got inf)"),
+    ("train.input_noise=.nan", "train.input_noise: input should be a finite number (got nan)"),
 ])
 def test_non_positive_numbers(override, expected):
     assert expected in error(override)
