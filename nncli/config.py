@@ -42,7 +42,7 @@ def _spec(value: Any) -> Any:
 
 
 class LayerConfig(Strict):
-    units: int = Field(gt=0)
+    units: int = Field(gt=0, strict=True)
     activation: str
 
 
@@ -76,7 +76,7 @@ class EarlyStoppingConfig(Strict):
 
 
 class TrainConfig(Strict):
-    epochs: int = Field(gt=0)
+    epochs: int = Field(gt=0, strict=True)
     batch_size: Union[int, Literal["full"]] = FULL_BATCH
     shuffle: bool = True
     validation_split: float = Field(0.0, ge=0, lt=1)
@@ -93,7 +93,7 @@ class TrainConfig(Strict):
 
 
 class Config(Strict):
-    seed: int = 0
+    seed: int = Field(0, strict=True)
     dtype: Literal["float32", "float64"] = "float32"
     data: Spec
     model: ModelConfig

@@ -224,6 +224,9 @@ def test_unknown_keys_name_the_dotted_path_and_closest_key(override, expected):
     ("model.layers.0=5", "model.layers.0: input should be a valid dictionary"),
     ("train.batch_size=foo", "train.batch_size: input should be 'full' (got 'foo')"),
     ("model.layers=[]", "model.layers: list should have at least 1 item"),
+    ("train.epochs=true", "train.epochs: input should be a valid integer (got True)"),  # not silently 1
+    ("model.layers.0.units=2.5", "model.layers.0.units: input should be a valid integer (got 2.5)"),
+    ("seed=false", "seed: input should be a valid integer (got False)"),
 ])
 def test_wrong_types(override, expected):
     assert expected in error(override)
