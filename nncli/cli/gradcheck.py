@@ -148,6 +148,9 @@ def gradcheck(
             raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}",
                               where="--max-params")
         console = Console(highlight=False)
+        if config is not None and "=" in config.name and not config.exists():
+            raise ConfigError(f"{config} looks like a KEY=VALUE override, and overrides need a config first: "
+                              f"nncli gradcheck configs/xor.yaml {config}")
         if config is None:
             if overrides:
                 raise ConfigError(f"overrides ({' '.join(overrides)}) need a config: "
