@@ -275,3 +275,23 @@ def test_bad_input_with_out_creates_nothing(run_cli, tmp_path):
     assert result.exit_code == 2
     assert "error: train.epochs: input should be greater than 0 (got -3)" in result.stderr
     assert not (tmp_path / "parent").exists()
+
+
+def test_rich_progress_on_a_terminal(run_cli, tmp_path, monkeypatch):
+    """On a terminal stderr gets the live Rich view (no per-epoch lines); stdout still only the path."""
+    import io
+
+    from rich.console import Console
+
+    from nncli.cli import train as train_cmd
+
+    buf = io.StringIO()
+    monkeypatch.setattr(train_cmd, "err_console", Console(file=buf, force_terminal=True, width=100))
+    out = tmp_path / "run"
+    result = run_cli("train", XOR, "train.epochs=300", "--out", out)
+    assert result.exit_code == 0
+    assert result.stdout == f"{out}\n"
+    shown = buf.getvalue()
+    assert "train xor" in shown and "300/300" in shown and "\x1b[" in shown
+    assert "epoch   1/300" not in shown  # no plain log lines on a terminal
+    assert "completed" in shown and "predictions" in shown
