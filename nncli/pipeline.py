@@ -192,13 +192,15 @@ class LoadedRun:
 
     run: RunDir
     cfg: Config
-    net: Network
+    net: Network | None  # None only with load_run(..., require_weights=False) and no weights.npz
     summary: dict[str, Any]
 
 
-def load_run(path: str | Path) -> LoadedRun:
+def load_run(path: str | Path, require_weights: bool = True) -> LoadedRun:
     """Read a run directory back: config.yaml validated, weights.npz checked against it (names, shapes,
-    finite values). RunDirError (exit 2) when the directory is missing, not a run, or damaged."""
+    finite values). RunDirError (exit 2) when the directory is missing, not a run, or damaged.
+    `require_weights=False` accepts a run killed before weights.npz was written (net is None) as long as
+    it has no summary.json either (a finished run without weights is damaged)."""
     from . import config as config_mod
 
     run = RunDir.open(path)
@@ -220,9 +222,11 @@ def load_run(path: str | Path) -> LoadedRun:
         fan_in = spec.units
     net = Network(layers)
     if not run.file(WEIGHTS).is_file():
+        if not require_weights and not run.file("summary.json").exists():
+            return LoadedRun(run, cfg, None, {})
         raise RunDirError(f"has no {WEIGHTS} (training did not finish writing it)", where=str(run.path))
     try:
-        load_weights_into(net, run.file(WEIGHTS), where=str(run.file(WEIGHTS)))
+        load_weights_into(net, run.file(WEIGHTS), where="")  # its messages name the file already
     except ConfigError as e:
         raise RunDirError(str(e)) from None
     return LoadedRun(run, cfg, net, run.read_summary())

@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,13 @@ class RunDir:
         p = self.file(METRICS)
         if not p.is_file():
             return [], []
+        try:
+            return self._parse_metrics(p)
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise RunDirError(f"metrics.csv is not a readable CSV file ({_printable(e)})", where=str(p)) from None
+
+    @staticmethod
+    def _parse_metrics(p: Path) -> tuple[list[str], list[dict[str, float | None]]]:
         with p.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
@@ -191,7 +199,9 @@ class RunDir:
                 try:
                     rows.append({k: (float(v) if v != "" else None) for k, v in zip(header, values)})
                 except ValueError:
-                    raise RunDirError(f"line {line_no} has a value that is not a number", where=str(p)) from None
+                    col, bad = next((k, v) for k, v in zip(header, values) if v != "" and not _is_float(v))
+                    raise RunDirError(f"line {line_no}, column {col!r}: {bad[:40]!r} is not a number (every "
+                                      f"value must be a number or empty)", where=str(p)) from None
         return header, rows
 
     def read_npz(self, name: str = WEIGHTS) -> dict[str, np.ndarray]:
@@ -203,14 +213,33 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise RunDirError("missing", where=str(path))
+    damaged = "not a readable .npz file (truncated or corrupted?)"
+    if not zipfile.is_zipfile(path):
+        raise RunDirError(f"{damaged}: it is not a zip archive", where=str(path))
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except ValueError as e:  # object arrays need pickle: refused
-        raise RunDirError(f"refused: it holds pickled Python objects, not plain arrays ({e})",
-                          where=str(path)) from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise RunDirError(f"not a readable .npz file (truncated or corrupted?): {e}", where=str(path)) from None
+    except ValueError as e:
+        if "pickle" in str(e):  # object arrays need pickle: refused
+            raise RunDirError("refused: it holds pickled Python objects, not plain arrays",
+                              where=str(path)) from None
+        raise RunDirError(f"{damaged}: {_printable(e)}", where=str(path)) from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as e:
+        raise RunDirError(f"{damaged}: {_printable(e)}", where=str(path)) from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _printable(e: Exception, limit: int = 100) -> str:
+    """An exception's text without the binary garbage a corrupted file can put into it."""
+    text = "".join(c if c.isprintable() else "?" for c in str(e))
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _json_default(o):

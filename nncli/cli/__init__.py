@@ -29,6 +29,8 @@ def _root(version: bool = typer.Option(False, "--version", help="print the versi
 # command modules register themselves on import (one line per module):
 from . import train as _train  # noqa: E402,F401
 from . import gradcheck as _gradcheck  # noqa: E402,F401
+from . import inspect as _inspect  # noqa: E402,F401
+from . import compare as _compare  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,143 @@
+"""`nncli compare RUN_DIR ...`: one table of many runs, with the config keys that differ between them.
+
+The differing keys are found from the runs' resolved config.yaml (nncli.analysis.differing_keys), never
+chosen by hand; `--sort METRIC` orders the rows best first, `--json` prints the rows, `--png FILE` plots
+every run's loss curve together.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .. import analysis, pipeline
+from ..errors import ConfigError
+from . import app
+from .errors import err_console, handle_errors
+from .inspect import _finite, _jsonable, _plots
+from .render import fmt
+
+STATUS_STYLE = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow",
+                "incomplete": "yellow"}
+
+
+def read_runs(paths: list[Path]) -> list[dict[str, Any]]:
+    """{"run", "config", "summary", "rows", "columns"} per run directory; RunDirError (exit 2) on the first
+    missing, foreign or damaged one."""
+    out = []
+    for path in paths:
+        loaded = pipeline.load_run(path, require_weights=False)
+        columns, rows = loaded.run.read_metrics()
+        out.append({"run": str(path), "config": loaded.cfg.model_dump(mode="json"), "summary": loaded.summary,
+                    "rows": rows, "columns": columns})
+    return out
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """The shortest dotted suffix naming each key uniquely, not starting with a list index:
+    optimizer.lr -> lr, model.layers.0.units -> layers.0.units."""
+    parts = {k: k.split(".") for k in keys}
+    out = {}
+    for k, p in parts.items():
+        for n in range(1, len(p) + 1):
+            cand = p[-n:]
+            if cand[0].isdigit() and n < len(p):
+                continue
+            suffix = ".".join(cand)
+            if not any(o != k and (o == suffix or o.endswith("." + suffix)) for o in keys):
+                out[k] = suffix
+                break
+        else:
+            out[k] = k
+    return out
+
+
+def value_text(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if v is None:
+        return "-"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+def table(result: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
+    keys = result["keys"]
+    names = short_keys(keys)
+    metrics = result["metrics"]
+    t = Table(header_style="bold", box=None, pad_edge=False, show_edge=False)
+    t.add_column("run", overflow="fold")
+    for k in keys:
+        t.add_column(names[k], overflow="fold")
+    t.add_column("status")
+    t.add_column("epochs", justify="right")
+    for m in metrics:
+        t.add_column(m, justify="right")
+    t.add_column("best", justify="right")
+    t.add_column("time", justify="right")
+    for r in rows:
+        best = r.get("best")
+        best_text = f"{best['monitor']} {fmt(best['value'])} @{best['epoch']}" if best else "-"
+        t.add_row(Path(r["run"]).name, *[value_text(r["config"][k]) for k in keys],
+                  Text(r["status"], style=STATUS_STYLE.get(r["status"], "")), str(r["epochs"]),
+                  *[fmt(r["final"].get(m)) for m in metrics], best_text,
+                  f"{r['seconds']:.2f}s" if r["seconds"] is not None else "-")
+    return t
+
+
+def label(r: dict[str, Any], keys: list[str]) -> str:
+    names = short_keys(keys)
+    flat = analysis.flatten(r["config"])
+    parts = [f"{names[k]}={value_text(flat.get(k))}" for k in keys]
+    return " ".join(parts) if parts else Path(r["run"]).name
+
+
+@app.command()
+def compare(
+    run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*", show_default=False),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",
+                                       help="order best first by final.loss, val_accuracy, best.value, "
+                                       "epochs, seconds or a differing config key"),
+    as_json: bool = typer.Option(False, "--json", help="print the table rows as JSON on stdout"),
+    png: Optional[Path] = typer.Option(None, "--png", metavar="FILE",
+                                       help="write every run's loss curve into one PNG (needs matplotlib)"),
+) -> None:
+    """One table of many runs: the config keys that differ, status, final and best metrics, time."""
+    with handle_errors():
+        if png is not None:
+            _plots()
+            if png.suffix.lower() != ".png":
+                raise ConfigError(f"must name a .png file, got {str(png)!r}", where="--png")
+        runs = read_runs(run_dirs)
+        result = analysis.compare_rows(runs)
+        rows = analysis.sort_rows(result, sort) if sort else result["rows"]
+        if as_json:
+            typer.echo(json.dumps(_finite(rows), default=_jsonable, indent=2))
+        else:
+            console = Console(highlight=False)
+            if not console.is_terminal:
+                console = Console(width=100, highlight=False)
+            console.print(table(result, rows))
+            if result["keys"]:
+                console.print(Text("differing config keys: " + ", ".join(result["keys"]), style="dim"))
+            elif len(runs) > 1:
+                console.print(Text("the runs' configs are identical", style="dim"))
+        if png is not None:
+            by_run = {r["run"]: r for r in runs}
+            series = {}
+            for r in rows:
+                run = by_run[r["run"]]
+                curve = analysis.curves(run["columns"], run["rows"]).get("loss")
+                if curve:
+                    name = label(run, result["keys"])
+                    series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (
+                        curve["epoch"], curve["value"])
+            path = _plots().loss_curves(png, series, f"loss of {len(series)} runs")
+            err_console.print(f"wrote {path}", highlight=False)
