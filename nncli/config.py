@@ -61,7 +61,12 @@ class OptimizerConfig(BaseModel):
     lr: float = Field(gt=0, allow_inf_nan=False)
     schedule: Spec = Spec(name="constant")
 
-    _spec = field_validator("schedule", mode="before")(_spec)
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_spec(cls, value):
+        """`schedule: cosine`, and `optimizer.schedule.warmup=2` alone warms up the constant schedule."""
+        value = _spec(value)
+        return {"name": "constant", **value} if isinstance(value, dict) and "name" not in value else value
 
     @property
     def options(self) -> dict[str, Any]:
@@ -103,6 +108,17 @@ class Config(Strict):
     train: TrainConfig
 
     _spec = field_validator("data", mode="before")(_spec)
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_name(cls, value):
+        """Losses take no options: `loss: {name: mse}` (as `loss.name=mse` makes) means `loss: mse`."""
+        if isinstance(value, dict):
+            if set(value) != {"name"}:
+                raise ValueError(f"a loss takes no options (got {', '.join(map(str, value))}); "
+                                 f"write loss: NAME, e.g. loss: mse")
+            return value["name"]
+        return value
 
     def dump(self) -> str:
         """The resolved config as YAML that `nncli train` accepts unchanged."""
@@ -237,8 +253,9 @@ def _format_pydantic(error: ValidationError, root: type[BaseModel], prefix: str 
             lines.append(f"{where}: missing; this key is required")
         else:
             got = err.get("input")
-            lines.append(f"{where}: {err['msg'].lower()} (got {got!r})" if not isinstance(got, dict)
-                         else f"{where}: {err['msg'].lower()}")
+            msg = err["msg"].removeprefix("Value error, ")
+            msg = msg[0].lower() + msg[1:]
+            lines.append(f"{where}: {msg} (got {got!r})" if not isinstance(got, dict) else f"{where}: {msg}")
     return ConfigError("\n".join(dict.fromkeys(lines)))
 
 

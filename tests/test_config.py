@@ -238,7 +238,7 @@ def test_wrong_types(override, expected):
     ("train.epochs=0", "train.epochs: input should be greater than 0 (got 0)"),
     ("model.layers.0.units=0", "model.layers.0.units: input should be greater than 0 (got 0)"),
     ("model.layers.1.units=-1", "model.layers.1.units: input should be greater than 0 (got -1)"),
-    ("train.batch_size=0", "train.batch_size: value error, must be a positive integer or 'full' (got 0)"),
+    ("train.batch_size=0", "train.batch_size: must be a positive integer or 'full' (got 0)"),
     ("weight_decay=-1", "weight_decay: input should be greater than or equal to 0 (got -1)"),
     ("optimizer.lr=.inf", "optimizer.lr: input should be a finite number (got inf)"),
     ("optimizer.lr=.nan", "optimizer.lr: input should be a finite number (got nan)"),
