@@ -99,8 +99,16 @@ class TensorResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["shape"] = list(self.shape)
+        d["max_abs_error"], d["max_rel_error"] = _json_float(self.max_abs_error), _json_float(self.max_rel_error)
+        if self.worst:
+            d["worst"] = {k: _json_float(v) if isinstance(v, float) else v for k, v in self.worst.items()}
         d["passed"] = self.passed
         return d
+
+
+def _json_float(v: float | None) -> float | None:
+    """JSON has no NaN or infinity: a NaN or infinite error (a NaN gradient) becomes null."""
+    return v if v is None or np.isfinite(v) else None
 
 
 @dataclass
@@ -134,8 +142,8 @@ class Report:
             "checked": sum(t.checked for t in self.tensors),
             "skipped": sum(t.skipped for t in self.tensors),
             "failed": sum(t.failed for t in self.tensors),
-            "max_abs_error": max((t.max_abs_error for t in checked), default=None),
-            "max_rel_error": max((t.max_rel_error for t in checked), default=None),
+            "max_abs_error": _json_float(max((t.max_abs_error for t in checked), default=None)),
+            "max_rel_error": _json_float(max((t.max_rel_error for t in checked), default=None)),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -351,7 +359,7 @@ class SuiteCase:
     def to_dict(self) -> dict[str, Any]:
         return {"hidden": self.hidden, "depth": self.depth, "output": self.output, "loss": self.loss,
                 "units": self.units, "weight_decay": self.weight_decay, "passed": self.passed,
-                "failing": self.failing, "max_rel_error": self.max_rel_error,
+                "failing": self.failing, "max_rel_error": _json_float(self.max_rel_error),
                 "checked": sum(t.checked for t in self.tensors), "skipped": sum(t.skipped for t in self.tensors),
                 "tensors": [t.to_dict() for t in self.tensors]}
 
@@ -387,7 +395,7 @@ class SuiteReport:
                 "hidden": self.hidden, "outputs": [{"activation": a, "loss": l} for a, l in self.outputs],
                 "depths": list(self.depths), "weight_decays": list(self.weight_decays),
                 "tolerance": asdict(self.tolerance), "seed": self.seed,
-                "max_rel_error": max((c.max_rel_error for c in self.cases), default=0.0),
+                "max_rel_error": _json_float(max((c.max_rel_error for c in self.cases), default=0.0)),
                 "skipped": sum(t.skipped for c in self.cases for t in c.tensors),
                 "cases": [c.to_dict() for c in self.cases]}
 

@@ -119,6 +119,24 @@ def test_a_newly_registered_wrong_loss_is_covered(monkeypatch):
         LOSSES.unregister("doubled_mse")
 
 
+def test_a_nan_gradient_fails_and_the_json_stays_valid(run_cli, write_config):
+    class NanTanh(Tanh):
+        def backward(self, z, a, grad_a):
+            return grad_a * np.nan
+
+    ACTIVATIONS.register("nan_tanh")(NanTanh)
+    try:
+        path = write_config(XOR.read_text().replace("activation: tanh", "activation: nan_tanh"))
+        result = run_cli("gradcheck", path, "--json")
+        assert result.exit_code == 1
+        report = json.loads(result.stdout)  # strict JSON: no NaN or Infinity tokens
+        assert "NaN" not in result.stdout and "Infinity" not in result.stdout
+        assert report["failing"] == ["W1", "b1"] and report["tensors"][0]["max_rel_error"] is None
+        assert report["tensors"][2]["passed"] is True
+    finally:
+        ACTIVATIONS.unregister("nan_tanh")
+
+
 def test_weight_decay_must_be_in_the_analytic_gradient(monkeypatch):
     """If back-propagation dropped the lambda W term, every W would fail and every b would pass."""
     original = Network.loss_and_gradients
@@ -272,6 +290,7 @@ def test_unloadable_data_is_the_answer_unless_random_data(run_cli, write_config,
     (["gradcheck", str(XOR), "--max-params", "-3"], "--max-params"),
     (["gradcheck", str(XOR), "--samples", "0"], "--samples"),
     (["gradcheck", "--random-data"], "--random-data needs a config"),
+    (["gradcheck", "--samples", "3"], "--samples needs a config"),
 ])
 def test_bad_usage_exits_2(run_cli, args, message):
     result = run_cli(*args)

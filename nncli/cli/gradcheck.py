@@ -128,7 +128,9 @@ def gradcheck(
         None, help="YAML config whose network to check; without it, the built-in suite", show_default=False),
     overrides: Optional[list[str]] = typer.Argument(
         None, help="KEY=VALUE overrides, e.g. model.layers.0.units=16", show_default=False),
-    samples: int = typer.Option(gc.DEFAULT_SAMPLES, "--samples", help="rows of the training data in the batch"),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", help=f"rows of the training data in the batch (default {gc.DEFAULT_SAMPLES})",
+        show_default=False),
     max_params: int = typer.Option(gc.DEFAULT_MAX_PARAMS, "--max-params",
                                    help="check at most N seeded random entries per tensor (0: every entry)"),
     eps: float = typer.Option(gc.DEFAULT_EPS, "--eps", help="finite-difference step"),
@@ -157,19 +159,22 @@ def gradcheck(
                                   f"nncli gradcheck configs/xor.yaml {' '.join(overrides)}")
             if random_data:
                 raise ConfigError("--random-data needs a config (the built-in suite always uses random data)")
+            if samples is not None:
+                raise ConfigError(f"--samples needs a config (the built-in suite uses {gc.SUITE_SAMPLES} random "
+                                  f"rows per network)")
             suite = gc.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
             if as_json:
-                typer.echo(json.dumps(suite.to_dict(), indent=2))
+                typer.echo(json.dumps(suite.to_dict(), indent=2, allow_nan=False))
             else:
                 render_suite(console, suite)
             if not suite.passed:
                 raise GradcheckFailed(_suite_failure(suite))
             return
         cfg = config_mod.load(config, overrides or [], seed=seed)
-        report = gc.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
+        report = gc.check_config(cfg, samples=gc.DEFAULT_SAMPLES if samples is None else samples, tolerance=tolerance, max_params=max_params,
                                  random_data=random_data)
         if as_json:
-            typer.echo(json.dumps({"config": str(config), **report.to_dict()}, indent=2))
+            typer.echo(json.dumps({"config": str(config), **report.to_dict()}, indent=2, allow_nan=False))
         else:
             render_report(console, report, str(config))
         if not report.passed:
