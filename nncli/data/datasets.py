@@ -231,3 +231,4 @@ class Gauss(DatasetSource):
 
 
 # Datasets defined in other modules register themselves on import (one line per module):
+from . import real as _real  # noqa: E402,F401
