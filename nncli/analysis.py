@@ -197,8 +197,9 @@ def layer_stats(net: Network) -> list[dict[str, Any]]:
 
     def stats(a: np.ndarray) -> dict[str, float]:
         a = a.astype(np.float64)
-        return {"norm": float(np.linalg.norm(a)), "mean": float(a.mean()), "std": float(a.std()),
-                "min": float(a.min()), "max": float(a.max()), "abs_max": float(np.abs(a).max())}
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's huge weights: inf, not a warning
+            return {"norm": float(np.linalg.norm(a)), "mean": float(a.mean()), "std": float(a.std()),
+                    "min": float(a.min()), "max": float(a.max()), "abs_max": float(np.abs(a).max())}
 
     return [{"layer": l + 1, "shape": list(layer.W.shape), "activation": layer.activation.name,
              "W": stats(layer.W), "b": stats(layer.b)} for l, layer in enumerate(net.layers)]

@@ -288,14 +288,17 @@ def map_axes(body: Text, xs: np.ndarray, ys: np.ndarray, title: str = "") -> Tex
 
 
 # -- images ---------------------------------------------------------------------------------------
-def image(img: np.ndarray, vmax: float | None = None) -> Text:
+def image(img: np.ndarray, vmax: float | None = None, mono: bool = False) -> Text:
     """A small image (h, w) in half blocks: each character shows two pixel rows (top = foreground,
-    bottom = background) on the diverging scale, so a 28x28 image takes 28 columns and 14 lines."""
+    bottom = background) on the diverging scale, so a 28x28 image takes 28 columns and 14 lines.
+    Without colour (`mono`) each character is the shade glyph of the mean of its two pixels."""
     img = np.asarray(img, dtype=np.float64)
     vmax = float(np.abs(img).max()) if vmax is None else vmax
     vmax = vmax if vmax > 0 else 1.0
     if img.shape[0] % 2:
         img = np.vstack([img, np.zeros((1, img.shape[1]))])
+    if mono:
+        return diverging_cells((img[0::2] + img[1::2]) / 2, vmax, 1, mono=True)
     out = Text()
     for r in range(0, img.shape[0], 2):
         for c in range(img.shape[1]):

@@ -68,28 +68,61 @@ def value_text(v: Any) -> str:
     return str(v)
 
 
-def table(result: dict[str, Any], rows: list[dict[str, Any]]) -> Table:
+def header(metric: str) -> str:
+    """val_accuracy -> val acc: short column headers."""
+    return metric.replace("accuracy", "acc").replace("_", " ")
+
+
+def table(result: dict[str, Any], rows: list[dict[str, Any]], width: int = 100) -> tuple[Table, Text | None]:
+    """One row per run, its status, epochs, final metrics, best value and time, and the config values that
+    differ: a column per differing key when everything fits in `width`, else one line of key=value pairs
+    per run below the table (returned second). Final metrics share one wrapped column when their own
+    columns would not fit."""
     keys = result["keys"]
     names = short_keys(keys)
     metrics = result["metrics"]
+    run_names = [Path(r["run"]).name for r in rows]
+    best = [f"{fmt(r['best']['value'])} @{r['best']['epoch']}" if r.get("best") else "-" for r in rows]
+    times = [f"{r['seconds']:.2f}s" if r["seconds"] is not None else "-" for r in rows]
+    finals = [[fmt(r["final"].get(m)) for m in metrics] for r in rows]
+    key_widths = [max(len(names[k]), *(len(value_text(r["config"][k])) for r in rows)) for k in keys]
+    metric_widths = [max(len(header(m)), *(len(f[i]) for f in finals)) for i, m in enumerate(metrics)]
+    base = (max(map(len, run_names)) + 2 + max(len(r["status"]) for r in rows) + 2 + 8
+            + max(4, *map(len, best)) + 2 + max(4, *map(len, times)))
+    apart_metrics = base + sum(w + 2 for w in metric_widths) <= width
+    used = base + (sum(w + 2 for w in metric_widths) if apart_metrics else 30)
+    apart = used + sum(w + 2 for w in key_widths) <= width
     t = Table(header_style="bold", box=None, pad_edge=False, show_edge=False)
-    t.add_column("run", overflow="fold")
-    for k in keys:
-        t.add_column(names[k], overflow="fold")
-    t.add_column("status")
-    t.add_column("epochs", justify="right")
-    for m in metrics:
-        t.add_column(m, justify="right")
-    t.add_column("best", justify="right")
-    t.add_column("time", justify="right")
-    for r in rows:
-        best = r.get("best")
-        best_text = f"{best['monitor']} {fmt(best['value'])} @{best['epoch']}" if best else "-"
-        t.add_row(Path(r["run"]).name, *[value_text(r["config"][k]) for k in keys],
+    t.add_column("run", overflow="fold", min_width=min(24, max(map(len, run_names))))
+    if apart:
+        for k in keys:
+            t.add_column(names[k], overflow="fold")
+    t.add_column("status", no_wrap=True)
+    t.add_column("epochs", justify="right", no_wrap=True)
+    if apart_metrics:
+        for m in metrics:
+            t.add_column(header(m), justify="right", no_wrap=True)
+    else:
+        t.add_column("final", ratio=1, min_width=20)
+    monitors = list(dict.fromkeys(r["best"]["monitor"] for r in rows if r.get("best")))
+    t.add_column(f"best {header(monitors[0])}" if len(monitors) == 1 else "best", justify="right", no_wrap=True)
+    if len(monitors) > 1:
+        t.caption = f"best: each run's monitored metric ({', '.join(map(header, monitors))}) at its best epoch"
+        t.caption_justify = "left"
+    t.add_column("time", justify="right", no_wrap=True)
+    for r, name, f, b, tm in zip(rows, run_names, finals, best, times):
+        metric_cells = f if apart_metrics else ["  ".join(f"{header(m)} {v}" for m, v in zip(metrics, f) if v != "-")]
+        t.add_row(name, *([value_text(r["config"][k]) for k in keys] if apart else []),
                   Text(r["status"], style=STATUS_STYLE.get(r["status"], "")), str(r["epochs"]),
-                  *[fmt(r["final"].get(m)) for m in metrics], best_text,
-                  f"{r['seconds']:.2f}s" if r["seconds"] is not None else "-")
-    return t
+                  *metric_cells, b, tm)
+    if apart or not keys:
+        return t, None
+    below = Text()
+    for r, name in zip(rows, run_names):
+        below.append(name + ": ", style="bold")
+        below.append(" ".join(f"{names[k]}={value_text(r['config'][k])}" for k in keys
+                              if r["config"][k] is not None) + "\n")
+    return t, below
 
 
 def label(r: dict[str, Any], keys: list[str]) -> str:
@@ -124,7 +157,10 @@ def compare(
             console = Console(highlight=False)
             if not console.is_terminal:
                 console = Console(width=100, highlight=False)
-            console.print(table(result, rows))
+            main, below = table(result, rows, console.width)
+            console.print(main)
+            if below is not None:
+                console.print(below)
             if result["keys"]:
                 console.print(Text("differing config keys: " + ", ".join(result["keys"]), style="dim"))
             elif len(runs) > 1:

@@ -27,9 +27,11 @@ from ..errors import ConfigError, NncliError
 from . import app, charts
 from .errors import err_console, handle_errors
 from .render import fmt
+from .render_shrinkage import shrinkage  # the weight-decay lab's section
 
 SMALL_LAYER = (12, 8)  # layers up to this many inputs x units are shown as numbers, larger ones as heatmaps
 MAX_UNIT_MAPS = 12  # hidden-unit decision maps drawn per layer in the terminal (all of them go to --png)
+MAX_POINTS_SMALL = 64  # the small hidden-unit maps mark the training points only when there are few
 STRONGEST = 6  # first-layer units drawn as images for image inputs
 
 
@@ -283,8 +285,9 @@ def decision_maps(ins: Inspection) -> Section | None:
             centre, scale = _centre_scale(act, V)
             maps_png.append((f"{names[l][j]} ({act})", big["hidden"][l][:, :, j], *_centre_scale(act, big["hidden"][l][:, :, j])))
             if j < MAX_UNIT_MAPS:
-                cells.append(charts.map_axes(charts.value_map(V, centre, scale, points, labels, small["xs"], small["ys"],
-                                                              ins.mono),
+                few = points is not None and len(points) <= MAX_POINTS_SMALL
+                cells.append(charts.map_axes(charts.value_map(V, centre, scale, points if few else None, labels,
+                                                              small["xs"], small["ys"], ins.mono),
                                              small["xs"], small["ys"], f"{names[l][j]} ({act})"))
         per_row = max(1, ins.width // 33)
         grid = Table.grid(padding=(0, 2))
@@ -327,7 +330,7 @@ def unit_images(ins: Inspection) -> Section | None:
     grid = Table.grid(padding=(0, 2))
     for _ in range(min(per_row, len(units))):
         grid.add_column()
-    cells = [Group(Text(f"unit {u['unit']} ‖w‖ {u['norm']:.2f}", style="bold"), charts.image(u["image"], vmax))
+    cells = [Group(Text(f"unit {u['unit']} ‖w‖ {u['norm']:.2f}", style="bold"), charts.image(u["image"], vmax, ins.mono))
              for u in units]
     for i in range(0, len(cells), per_row):
         grid.add_row(*cells[i:i + per_row])
@@ -340,7 +343,7 @@ def unit_images(ins: Inspection) -> Section | None:
 
 #: the sections of `nncli inspect`, in order (add a function here to add a section)
 SECTIONS: list[Callable[[Inspection], Section | None]] = [
-    overview, loss_curves, weights, truth_tables, decision_maps, unit_images,
+    overview, loss_curves, weights, truth_tables, decision_maps, unit_images, shrinkage,
 ]
 
 
