@@ -232,3 +232,4 @@ class Gauss(DatasetSource):
 
 # Datasets defined in other modules register themselves on import (one line per module):
 from . import real as _real  # noqa: E402,F401
+from . import linear as _linear  # noqa: E402,F401
