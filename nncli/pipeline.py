@@ -1,16 +1,32 @@
 """From a validated config to a finished run: data, network, trainer, and the run directory's files.
 
 `prepare(cfg)` does everything that can fail on bad input (data, shapes, init_from) before a run
-directory exists; `execute(prepared, run_dir, ...)` trains and writes config.yaml, weights.npz,
-metrics.csv and summary.json.
+directory exists; `start_run(...)` creates the run directory and writes its first files (initial
+weights.npz, config.yaml, an empty metrics.csv, summary.json with status "running"), so a run killed at
+any later moment can be read back; `execute(prepared, run, ...)` trains, writes checkpoint.npz every
+`train.checkpoint_every` epochs and on interrupt, and finally metrics.csv, weights.npz and summary.json.
+`open_resume(run_dir)` reads a run and its checkpoint back to continue it exactly.
+
+checkpoint.npz holds plain arrays only (read with allow_pickle=False):
+  weights.W1, weights.b1, ...      the network's parameters
+  optimizer.t, optimizer.<slot>.<i> Optimizer.state(): step count and moment arrays
+  best.W1, ...                     the best epoch's weights (early stopping with restore_best), if any
+  perm                             the current epoch's order of training rows (empty when unshuffled)
+  state                            uint8 bytes of a JSON object: epoch, step, batch, running sums, metrics
+                                   rows, best, the train Generator's bit_generator state, and the network
+                                   (input, layers, dtype) the weights belong to
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
+import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,14 +35,15 @@ import numpy as np
 from . import __version__
 from .config import Config
 from .data import datasets
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, NncliError, RunDirError
 from .nn.activations import ACTIVATIONS
 from .nn.initializers import INITIALIZERS
 from .nn.losses import LOSSES, Loss
 from .nn.network import Dense, Network
 from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
-from .runs import WEIGHTS, RunDir, read_npz
+from . import runs
+from .runs import CHECKPOINT, METRICS, SUMMARY, WEIGHTS, RunDir, read_npz
 from .train import Events, Result, Split, State, TrainData, Trainer, evaluate, metric_columns
 
 PREDICTIONS_MAX = 16  # datasets this small get their predictions listed in summary.json
@@ -44,8 +61,9 @@ def architecture(sizes: list[int], activations: list[str]) -> str:
     return " -> ".join([str(sizes[0])] + [f"[{u} {a}]" for u, a in zip(sizes[1:], activations)])
 
 
-def build_network(cfg: Config, n_in: int, rng: np.random.Generator) -> Network:
-    """Dense layers of the config's sizes and activations, initialised from `rng` (or `init_from`)."""
+def build_network(cfg: Config, n_in: int, rng: np.random.Generator, warm_start: bool = True) -> Network:
+    """Dense layers of the config's sizes and activations, initialised from `rng` (or `init_from`, unless
+    `warm_start` is False: a resumed run takes its weights from its checkpoint instead)."""
     dtype = np.dtype(cfg.dtype)
     init = INITIALIZERS.get(cfg.model.init.name)(**cfg.model.init.options)
     layers, fan_in = [], n_in
@@ -54,7 +72,7 @@ def build_network(cfg: Config, n_in: int, rng: np.random.Generator) -> Network:
         layers.append(Dense(W, np.zeros(spec.units, dtype=dtype), ACTIVATIONS.get(spec.activation)()))
         fan_in = spec.units
     net = Network(layers)
-    if cfg.model.init_from:
+    if cfg.model.init_from and warm_start:
         load_weights_into(net, cfg.model.init_from, where="model.init_from")
     return net
 
@@ -94,6 +112,7 @@ class Prepared:
     net: Network
     loss: Loss
     trainer: Trainer
+    warnings: list[str] = field(default_factory=list)  # said once by the CLI (e.g. batch size > data)
 
 
 def _split(ds: datasets.Dataset, X, y, units: int, cfg: Config) -> Split:
@@ -101,8 +120,26 @@ def _split(ds: datasets.Dataset, X, y, units: int, cfg: Config) -> Split:
     return Split(X, T, y if ds.task == "classification" else None)
 
 
-def prepare(cfg: Config) -> Prepared:
-    """Load the data, split it, build the network and the trainer. Raises NncliError on bad input."""
+def check_size(cfg: Config, n_in: int) -> None:
+    """ConfigError when the weights alone (with optimizer moments and the gradient) cannot fit in memory."""
+    count, fan_in = 0, n_in
+    for spec in cfg.model.layers:
+        count += (fan_in + 1) * spec.units
+        fan_in = spec.units
+    need = count * np.dtype(cfg.dtype).itemsize * 4  # weights, gradients, up to two moment arrays
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        have = 2 ** 40
+    if need > have:
+        raise ConfigError(f"the network has {count:,} parameters and needs about {need / 2 ** 30:,.1f} GiB for "
+                          f"them, their gradients and optimizer moments; this machine has "
+                          f"{have / 2 ** 30:,.1f} GiB. Use fewer units", where="model.layers")
+
+
+def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
+    """Load the data, split it, build the network and the trainer. Raises NncliError on bad input.
+    `warm_start=False` skips `model.init_from` (a resumed run's weights come from its checkpoint)."""
     streams = rngs(cfg.seed)
     ds = datasets.load(cfg.data, streams["data"], cfg.dtype)
     n_in = ds.n_features
@@ -120,7 +157,8 @@ def prepare(cfg: Config) -> Prepared:
         X, y = X[tr], y[tr]
     train = _split(ds, X, y, units, cfg)
     test = _split(ds, ds.X_test, ds.y_test, units, cfg) if ds.X_test is not None else None
-    net = build_network(cfg, n_in, streams["init"])
+    check_size(cfg, n_in)
+    net = build_network(cfg, n_in, streams["init"], warm_start=warm_start)
     loss = LOSSES.get(cfg.loss)()
     optimizer = OPTIMIZERS.get(cfg.optimizer.name)(**cfg.optimizer.options)
     sched = cfg.optimizer.schedule
@@ -128,17 +166,24 @@ def prepare(cfg: Config) -> Prepared:
     trainer = Trainer(net, cfg, loss, optimizer, schedule, streams["train"])
     data = TrainData(train, val, test)
     trainer.monitor(data)  # a config error (monitor without validation set) before any run dir exists
-    return Prepared(cfg, ds, data, net, loss, trainer)
+    warnings = []
+    bs = cfg.train.batch_size
+    if isinstance(bs, int) and bs > len(train):
+        warnings.append(f"train.batch_size={bs} is larger than the {len(train)} training samples: every "
+                        f"step uses the full batch of {len(train)}")
+    return Prepared(cfg, ds, data, net, loss, trainer, warnings)
 
 
-def summary(p: Prepared, result: Result, wall: float, command: list[str]) -> dict[str, Any]:
-    """What summary.json holds (see README: run directory)."""
+def summary(p: Prepared, result: Result, wall: float, command: list[str], final: bool = True) -> dict[str, Any]:
+    """What summary.json holds (see README: run directory). `final=False` (status "running", written with
+    every checkpoint) skips the evaluation passes over the data and the predictions."""
     st = result.state
     last = st.rows[-1] if st.rows else {}
     evaluation = {}
-    for name, split in (("train", p.data.train), ("val", p.data.val), ("test", p.data.test)):
-        if split is not None:
-            evaluation[name] = evaluate(p.net, split, p.loss)
+    if final:
+        for name, split in (("train", p.data.train), ("val", p.data.val), ("test", p.data.test)):
+            if split is not None:
+                evaluation[name] = evaluate(p.net, split, p.loss)
     n = len(p.data.train)
     samples = st.epoch * n + st.batch * p.trainer.batch_size(n)
     out: dict[str, Any] = {
@@ -154,36 +199,373 @@ def summary(p: Prepared, result: Result, wall: float, command: list[str]) -> dic
         "parameters": p.net.parameter_count(),
         "dataset": {"name": p.dataset.name, "source": p.dataset.source, "task": p.dataset.task,
                     "train": len(p.data.train), "val": len(p.data.val) if p.data.val else 0,
-                    "test": len(p.data.test) if p.data.test else 0},
+                    "test": len(p.data.test) if p.data.test else 0,
+                    "classes": p.dataset.n_classes, "class_names": p.dataset.class_names},
         "train_seconds": round(st.seconds, 6),
         "wall_seconds": round(wall, 6),
         "samples_per_second": round(samples / st.seconds, 1) if st.seconds > 0 else None,
         "seed": p.cfg.seed,
         "versions": {"nncli": __version__, "numpy": np.__version__, "python": platform.python_version()},
         "command": command,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        ("finished" if final else "updated"): time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if result.diverged_at:
         out["diverged_at"] = result.diverged_at
-    if len(p.data.train) <= PREDICTIONS_MAX:
+    if final and len(p.data.train) <= PREDICTIONS_MAX:
         Y = p.net.forward(p.data.train.X)
         out["predictions"] = [{"input": x.tolist(), "target": t.tolist(), "output": o.tolist()}
                               for x, t, o in zip(p.data.train.X, p.data.train.T, Y.astype(float))]
     return out
 
 
+# -- starting, training, checkpointing ------------------------------------------------------------
+def start_run(p: Prepared, stem: str, runs_dir: Path | None = None, out: Path | None = None,
+              command: list[str] | None = None) -> RunDir:
+    """Create the run directory and write its first files: weights.npz (the initial weights, first, so that
+    config.yaml never exists without them), config.yaml, metrics.csv (header only) and summary.json with
+    status "running". Checks that the directory is writable and has room for the run's files: if not,
+    RunDirError (exit 2) before training, and the new directory is removed again."""
+    run = runs.create(stem, runs_dir=runs_dir, out=out)
+    try:
+        need = 8 * p.net.parameter_count() * np.dtype(p.cfg.dtype).itemsize + 2 ** 20
+        free = shutil.disk_usage(run.path).free
+        if free < need:
+            raise RunDirError(f"only {free / 2 ** 20:.1f} MiB free, but this run's weights and checkpoints need "
+                              f"about {need / 2 ** 20:.1f} MiB; free some space or choose another --runs-dir",
+                              where=str(run.path))
+        run.write_weights(p.net.state())
+        run.write_config(p.cfg.dump())
+        run.write_metrics([], metric_columns(p.data))
+        run.write_summary(summary(p, Result("running", State()), 0.0, command or sys.argv, final=False))
+    except BaseException:
+        discard(run)
+        raise
+    return run
+
+
+def discard(run: RunDir) -> None:
+    """Remove a run directory that start_run has just created (only the files nncli writes into it)."""
+    for path in run.path.iterdir():
+        if path.name in (runs.CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT) or (
+                path.name.startswith(".") and path.name.endswith(".tmp")):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    try:
+        run.path.rmdir()
+    except OSError:
+        pass
+
+
 def execute(p: Prepared, run: RunDir, events: Events | None = None, command: list[str] | None = None,
-            should_stop: Callable[[], bool] = lambda: False, state: State | None = None) -> dict[str, Any]:
-    """Train and write the run directory's files. Returns the summary (its "status" says how it ended)."""
+            should_stop: Callable[[], bool] = lambda: False, state: State | None = None,
+            history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train (from `state`, a resumed run's checkpoint, if given) and write the run directory's files.
+
+    Every `train.checkpoint_every` epochs: checkpoint.npz, weights.npz, metrics.csv and summary.json
+    (status "running"), in that order, each atomically. When `should_stop()` turns true (the CLI's signal
+    handlers), the current batch finishes and checkpoint.npz is written. At the end: checkpoint.npz when
+    completed with checkpoint_every (so train.epochs can be raised later), then metrics.csv, weights.npz
+    and summary.json. Returns the summary; its "status" says how training ended. `history` (earlier
+    resumes) is kept in summary.json under "resumed"."""
     started = time.perf_counter()
-    run.write_config(p.cfg.dump())
+    command = command or sys.argv
     columns = metric_columns(p.data)
-    result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop)
-    run.write_metrics(result.state.rows, columns)
-    run.write_weights(p.net.state())
-    s = summary(p, result, time.perf_counter() - started, command or sys.argv)
+    every = p.cfg.train.checkpoint_every
+    extra = {"resumed": history} if history else {}
+
+    def progress(st: State) -> None:
+        save_checkpoint(p, run, st)
+        run.write_weights(p.net.state())
+        run.write_metrics(st.rows, columns)
+        run.write_summary({**summary(p, Result("running", st), time.perf_counter() - started, command,
+                                     final=False), **extra})
+
+    run.write_config(p.cfg.dump())  # a resume with overrides records the config it really uses
+    result: Result | None = None
+    try:
+        result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop,
+                               on_checkpoint=progress if every else None)
+        if result.status == "interrupted" or (result.status == "completed" and every):
+            save_checkpoint(p, run, result.state)
+        elif result.status == "completed" and run.file(CHECKPOINT).exists():
+            run.file(CHECKPOINT).unlink()  # an interrupt's checkpoint, now stale
+        run.write_metrics(result.state.rows, columns)
+        run.write_weights(p.net.state())
+    except (NncliError, OSError, MemoryError) as e:
+        _record_failure(p, run, result, state, e, started, command)
+        raise
+    s = {**summary(p, result, time.perf_counter() - started, command), **extra}
     run.write_summary(s)
     return s
+
+
+def _record_failure(p: Prepared, run: RunDir, result: Result | None, state: State | None, error: Exception,
+                    started: float, command: list[str]) -> None:
+    """Best effort: summary.json with status "failed" and the error (the disk may be full, too)."""
+    st = result.state if result is not None else (state or State())
+    try:
+        run.write_summary(summary(p, Result("failed", st, str(error) or type(error).__name__),
+                                  time.perf_counter() - started, command, final=False))
+    except Exception:
+        pass
+
+
+def network_signature(cfg: Config) -> dict[str, Any]:
+    """What the weights' layout depends on: model.input, model.layers and dtype."""
+    return {"input": cfg.model.input, "dtype": cfg.dtype,
+            "layers": [{"units": layer.units, "activation": layer.activation} for layer in cfg.model.layers]}
+
+
+def checkpoint_arrays(p: Prepared, state: State) -> dict[str, np.ndarray]:
+    """The arrays of checkpoint.npz (see the module docstring): plain numbers only, no pickle."""
+    tr = p.trainer
+    n = len(p.data.train)
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": state.epoch, "step": state.step, "batch": state.batch,
+        "loss_sum": float(state.loss_sum), "correct": int(state.correct), "seen": int(state.seen),
+        "rows": state.rows, "best": state.best, "bad_epochs": state.bad_epochs, "seconds": state.seconds,
+        "rng": tr.rng.bit_generator.state,
+        "network": network_signature(p.cfg),
+        "optimizer": p.cfg.optimizer.name,
+        "n_train": n, "batch_size": tr.batch_size(n),
+        "has_perm": state.perm is not None,
+    }
+    arrays = {f"weights.{k}": v for k, v in p.net.state().items()}
+    arrays.update({f"optimizer.{k}": v for k, v in tr.optimizer.state().items()})
+    if state.best_weights is not None:
+        arrays.update({f"best.{k}": v for k, v in zip(p.net.parameter_names(), state.best_weights)})
+    arrays["perm"] = state.perm if state.perm is not None else np.zeros(0, dtype=np.int64)
+    arrays["state"] = np.frombuffer(json.dumps(meta, default=_json_number).encode("utf-8"), dtype=np.uint8)
+    return arrays
+
+
+def _json_number(o):
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_checkpoint(p: Prepared, run: RunDir, state: State) -> None:
+    run.write_checkpoint(checkpoint_arrays(p, state))
+
+
+CHECKPOINT_FORMAT = 1
+_META_INTS = ("epoch", "step", "batch", "correct", "seen", "bad_epochs", "n_train", "batch_size")
+
+
+def load_checkpoint(run: RunDir, p: Prepared) -> tuple[State, list[str]]:
+    """Read checkpoint.npz into `p` (network weights, optimizer state, the train Generator's state) and
+    return the training State to continue from, with notes to show (e.g. the optimizer changed).
+
+    Every array is checked (names, shapes, dtypes, finite values) before anything is used: RunDirError
+    (exit 2) for a damaged or foreign file; ConfigError (exit 2) when config.yaml was edited in a way that
+    changes the network (model.input, model.layers, dtype) or, in the middle of an epoch, the batches."""
+    path = run.file(CHECKPOINT)
+    arrays = read_npz(path)
+
+    def damaged(what: str) -> RunDirError:
+        return RunDirError(f"{what}; this checkpoint cannot be resumed (start a new run, or warm-start "
+                           f"from weights.npz with model.init_from)", where=str(path))
+
+    raw = arrays.get("state")
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise damaged("has no 'state' array of JSON bytes (is it a checkpoint written by nncli train?)")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise damaged(f"its 'state' is not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise damaged(f"its 'state' is not a format {CHECKPOINT_FORMAT} checkpoint state")
+    for key in _META_INTS:
+        if not isinstance(meta.get(key), int) or isinstance(meta.get(key), bool) or meta[key] < 0:
+            raise damaged(f"its state has no valid {key!r} (a non-negative integer)")
+    for key in ("loss_sum", "seconds"):
+        if not isinstance(meta.get(key), (int, float)) or isinstance(meta.get(key), bool):
+            raise damaged(f"its state has no valid {key!r} (a number)")
+    rows, best = meta.get("rows"), meta.get("best")
+    if not isinstance(rows, list) or len(rows) != meta["epoch"] or not all(isinstance(r, dict) for r in rows):
+        raise damaged(f"its state needs one metrics row per completed epoch ({meta['epoch']})")
+    if best is not None and not (isinstance(best, dict) and {"epoch", "monitor", "value"} <= set(best)):
+        raise damaged("its state has an invalid 'best' entry")
+    if not isinstance(meta.get("rng"), dict) or not isinstance(meta.get("has_perm"), bool):
+        raise damaged("its state has no random generator state")
+
+    # the network must be the one the weights belong to
+    cfg = p.cfg
+    saved, now = meta.get("network"), network_signature(cfg)
+    if saved != now:
+        raise ConfigError(f"changes the network, so the run cannot be resumed: the checkpoint holds "
+                          f"{_describe(saved)}, config.yaml now says {_describe(now)}. A resume may change "
+                          f"other settings (train.epochs, for example) but not model.input, model.layers or "
+                          f"dtype; to train a different network start a new run (model.init_from warm-starts "
+                          f"from weights of the same shapes)", where=str(run.file(runs.CONFIG)))
+    n = len(p.data.train)
+    bs = p.trainer.batch_size(n)
+    if meta["batch"] > 0 and (meta["n_train"], meta["batch_size"]) != (n, bs):
+        raise ConfigError(f"the checkpoint stopped in the middle of epoch {meta['epoch'] + 1} with "
+                          f"{meta['n_train']} training samples in batches of {meta['batch_size']}; the config "
+                          f"now gives {n} in batches of {bs}. Keep train.batch_size and the data as they were",
+                          where=str(run.file(runs.CONFIG)))
+
+    names, params = p.net.parameter_names(), p.net.parameters()
+    known = ({"state", "perm"} | {f"weights.{k}" for k in names} | {f"best.{k}" for k in names})
+    for key in arrays:
+        if key not in known and not key.startswith("optimizer."):
+            raise damaged(f"has an unexpected array {key!r}")
+
+    def take(prefix: str) -> list[np.ndarray]:
+        out = []
+        for name, param in zip(names, params):
+            key = f"{prefix}.{name}"
+            a = arrays.get(key)
+            if a is None:
+                raise damaged(f"has no array {key!r}")
+            _check_array(a, key, param, damaged)
+            out.append(a)
+        return out
+
+    weights = take("weights")
+    best_weights = take("best") if any(k.startswith("best.") for k in arrays) else None
+    notes: list[str] = []
+    opt_state = {k.removeprefix("optimizer."): v for k, v in arrays.items() if k.startswith("optimizer.")}
+    t = opt_state.get("t")
+    if t is None or t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
+        raise damaged("has no valid optimizer step count 'optimizer.t'")
+    slots: dict[str, dict[int, np.ndarray]] = {}
+    for key, a in opt_state.items():
+        if key == "t":
+            continue
+        slot, _, index = key.rpartition(".")
+        if not slot or not index.isdigit() or int(index) >= len(params):
+            raise damaged(f"has an unexpected optimizer array 'optimizer.{key}'")
+        _check_array(a, f"optimizer.{key}", params[int(index)], damaged)
+        slots.setdefault(slot, {})[int(index)] = a
+    for slot, found in slots.items():
+        if len(found) != len(params):
+            raise damaged(f"optimizer slot {slot!r} has {len(found)} arrays, the network has {len(params)}")
+    perm = None
+    if meta["has_perm"]:
+        perm = arrays.get("perm")
+        if (perm is None or perm.ndim != 1 or perm.dtype.kind not in "iu" or len(perm) != meta["n_train"]
+                or not np.array_equal(np.sort(perm), np.arange(len(perm)))):
+            raise damaged(f"its 'perm' is not an order of the {meta['n_train']} training rows")
+        if meta["batch"] > 0 and len(perm) != n:
+            raise damaged("its 'perm' does not match the training data")
+    try:
+        rng_state = p.trainer.rng.bit_generator.state
+        p.trainer.rng.bit_generator.state = meta["rng"]
+    except (ValueError, TypeError, KeyError) as e:
+        p.trainer.rng.bit_generator.state = rng_state
+        raise damaged(f"its random generator state is not valid ({e})") from None
+
+    for param, w in zip(params, weights):
+        param[...] = w
+    if meta.get("optimizer") == cfg.optimizer.name:
+        p.trainer.optimizer.load_state(opt_state)
+    else:
+        notes.append(f"the optimizer changed from {meta.get('optimizer')!r} to {cfg.optimizer.name!r}: it "
+                     f"starts with fresh state (moments)")
+    state = State(epoch=meta["epoch"], step=meta["step"], batch=meta["batch"], perm=perm,
+                  loss_sum=float(meta["loss_sum"]), correct=meta["correct"], seen=meta["seen"], rows=rows,
+                  best=best, best_weights=[w.copy() for w in best_weights] if best_weights else None,
+                  bad_epochs=meta["bad_epochs"], seconds=float(meta["seconds"]))
+    return state, notes
+
+
+def _check_array(a: np.ndarray, key: str, like: np.ndarray, damaged: Callable[[str], RunDirError]) -> None:
+    if a.shape != like.shape:
+        raise damaged(f"{key!r} has shape {a.shape}, the network needs {like.shape}")
+    if a.dtype != like.dtype:
+        raise damaged(f"{key!r} is {a.dtype}, the network is {like.dtype}")
+    if not np.isfinite(a).all():
+        raise damaged(f"{key!r} holds NaN or infinite values")
+
+
+def _describe(sig: Any) -> str:
+    if not isinstance(sig, dict) or not isinstance(sig.get("layers"), list):
+        return "an unknown network"
+    try:
+        layers = ", ".join(f"{layer['units']} {layer['activation']}" for layer in sig["layers"])
+    except (KeyError, TypeError):
+        return "an unknown network"
+    return f"input {sig.get('input')}, layers [{layers}], dtype {sig.get('dtype')}"
+
+
+# -- resuming -------------------------------------------------------------------------------------
+@dataclass
+class Resume:
+    """What `nncli train --resume RUN_DIR` will do. `done`: the run has finished, nothing to train
+    (`message` says so). Otherwise `prepared` is ready and `state` is the checkpoint's training state
+    (None: no checkpoint was written yet, so training starts again from epoch 0 with the same seed)."""
+
+    run: RunDir
+    done: bool
+    message: str
+    summary: dict[str, Any]
+    prepared: Prepared | None = None
+    state: State | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """summary.json's "resumed" list, with this resume appended."""
+        earlier = self.summary.get("resumed")
+        earlier = earlier if isinstance(earlier, list) else []
+        st = self.state
+        return earlier + [{"epoch": st.epoch if st else 0, "step": st.step if st else 0,
+                           "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+
+
+def open_resume(path: str | Path, overrides: list[str] | None = None) -> Resume:
+    """Read a run directory to continue it: config.yaml (with KEY=VALUE overrides applied), summary.json's
+    status, and checkpoint.npz. A diverged run is refused (RunDirError); a run whose edited config changes
+    the network is refused (ConfigError); both exit 2."""
+    from . import config as config_mod
+
+    path = Path(path)
+    if path.is_dir() and not (path / runs.CONFIG).exists():
+        raise RunDirError(f"has no {runs.CONFIG}: either the run was stopped before it started, or this is "
+                          "not a run directory; there is nothing to resume (start a new run with "
+                          "`nncli train CONFIG`)", where=str(path))
+    run = RunDir.open(path)
+    source = str(run.file(runs.CONFIG))
+    raw = config_mod.parse_yaml(run.read_config_text(), source)
+    if not isinstance(raw, dict):
+        raise ConfigError("is not a YAML mapping of keys to values", where=source)
+    raw = config_mod.apply_overrides(raw, list(overrides or []))
+    try:
+        cfg = config_mod.validate(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    previous = run.read_summary()
+    status = previous.get("status", "running")
+    has_checkpoint = run.file(CHECKPOINT).is_file()
+    if status == "diverged":
+        raise RunDirError(f"this run diverged ({previous.get('message') or 'NaN or infinite values'}); resuming "
+                          f"would diverge again. Start a new run from its last finite weights with a smaller "
+                          f"learning rate: nncli train CONFIG model.init_from={run.path} optimizer.lr=...",
+                          where=str(run.path))
+    if status in ("completed", "early_stopped") and not has_checkpoint:
+        return Resume(run, True, f"{run.path} has already {status.replace('_', ' ')} "
+                      f"({previous.get('epochs', '?')} epochs); nothing to resume. To train it further, start "
+                      f"a new run from its weights: nncli train CONFIG model.init_from={run.path} (with "
+                      f"train.checkpoint_every set, a finished run keeps a checkpoint and --resume with a "
+                      f"larger train.epochs continues it)", previous)
+    prepared = prepare(cfg, warm_start=not has_checkpoint)
+    if not has_checkpoint:
+        return Resume(run, False, "no checkpoint was written yet: training again from epoch 0 with the same "
+                      "seed (the result is the same as that of an uninterrupted run)", previous, prepared)
+    state, notes = load_checkpoint(run, prepared)
+    if status == "early_stopped" or (status == "completed" and state.epoch >= cfg.train.epochs):
+        return Resume(run, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
+                      f"nothing to resume (raise train.epochs to continue a completed run: "
+                      f"nncli train --resume {run.path} train.epochs=N)", previous, prepared, state, notes)
+    where = (f"epoch {state.epoch + 1}, batch {state.batch + 1}" if state.batch else f"epoch {state.epoch + 1}")
+    return Resume(run, False, f"resuming {run.path} at {where} of {cfg.train.epochs} (step {state.step})",
+                  previous, prepared, state, notes)
 
 
 @dataclass

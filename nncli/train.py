@@ -167,8 +167,12 @@ class Trainer:
         Xbuf = np.empty((bs, X.shape[1]), dtype=X.dtype)
         Tbuf = np.empty((bs, T.shape[1]), dtype=T.dtype)
         ybuf = np.empty(bs, dtype=y.dtype) if y is not None else None
-        columns = metric_columns(data)
 
+        es = tc.early_stopping
+        if es is not None and state.bad_epochs >= es.patience:  # a checkpoint written as it stopped
+            return self._stopped_early(state, monitor)
+        if should_stop() and state.epoch < tc.epochs:
+            return Result("interrupted", state)
         while state.epoch < tc.epochs:
             epoch = state.epoch + 1
             lr = self.schedule.lr(epoch)
@@ -203,7 +207,7 @@ class Trainer:
                 self.optimizer.step(params, grads, lr)
                 state.step += 1
                 state.batch += 1
-                state.loss_sum += value * m
+                state.loss_sum += float(value) * m  # a Python float: exact in a checkpoint's JSON
                 state.seen += m
                 if yb is not None:
                     state.correct += accuracy_count(Y, yb)
@@ -222,25 +226,29 @@ class Trainer:
             if on_checkpoint is not None and tc.checkpoint_every and epoch % tc.checkpoint_every == 0:
                 on_checkpoint(state)
             if stop:
-                if tc.early_stopping.restore_best and state.best_weights is not None:
-                    for p, b in zip(params, state.best_weights):
-                        p[...] = b
-                return Result("early_stopped", state,
-                              f"no improvement of {monitor} for {tc.early_stopping.patience} epochs; best "
-                              f"epoch {state.best['epoch']}")
+                return self._stopped_early(state, monitor)
             if should_stop() and state.epoch < tc.epochs:
                 return Result("interrupted", state)
         return Result("completed", state)
 
+    def _stopped_early(self, state: State, monitor: str) -> Result:
+        es = self.cfg.train.early_stopping
+        if es.restore_best and state.best_weights is not None:
+            for p, b in zip(self.net.parameters(), state.best_weights):
+                p[...] = b
+        best = state.best["epoch"] if state.best else "none"
+        return Result("early_stopped", state, f"no improvement of {monitor} for {es.patience} epochs; best "
+                                              f"epoch {best}")
+
     def _epoch_row(self, state: State, epoch: int, lr: float, data: TrainData) -> dict[str, Any]:
-        row: dict[str, Any] = {"epoch": epoch, "step": state.step, "loss": state.loss_sum / state.seen}
+        row: dict[str, Any] = {"epoch": epoch, "step": state.step, "loss": float(state.loss_sum / state.seen)}
         if data.train.y is not None:
             row["accuracy"] = state.correct / state.seen
         for name, split in (("val", data.val), ("test", data.test)):
             if split is not None:
                 for k, v in evaluate(self.net, split, self.loss).items():
-                    row[f"{name}_{k}"] = v
-        row["lr"] = lr
+                    row[f"{name}_{k}"] = float(v)
+        row["lr"] = float(lr)
         row["seconds"] = round(state.seconds, 6)
         return row
 

@@ -1,22 +1,60 @@
-"""`nncli train CONFIG [KEY=VALUE ...]`: train a network and write a run directory."""
+"""`nncli train CONFIG [KEY=VALUE ...]`: train a network and write a run directory.
+`nncli train --resume RUN_DIR [KEY=VALUE ...]`: continue an interrupted or killed run in place."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
 from .. import config as config_mod
-from .. import pipeline, runs
+from .. import pipeline
 from ..errors import ConfigError
 from . import app
 from .errors import err_console, handle_errors
 from .render import TrainProgress, print_summary
 
 EXIT_BY_STATUS = {"completed": 0, "early_stopped": 0, "diverged": 1, "interrupted": 130}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """Signal handlers for the time of training. The first SIGINT or SIGTERM only sets a flag (training
+    finishes the current batch, saves a checkpoint and exits 130); a second one raises KeyboardInterrupt
+    at once (every file is written atomically, so none is left half-written)."""
+
+    def __init__(self) -> None:
+        self.signals = 0
+
+    def __call__(self) -> bool:
+        return self.signals > 0
+
+    def handle(self, signum: int, frame) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            raise KeyboardInterrupt
+        name = signal.Signals(signum).name
+        # os.write: safe inside a signal handler, whatever the console was doing
+        os.write(2, f"\n{name}: finishing the current batch and saving a checkpoint "
+                    f"(press Ctrl-C again to quit at once)\n".encode())
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """Install StopRequest for SIGINT and SIGTERM; restore the previous handlers afterwards."""
+    request = StopRequest()
+    previous = {s: signal.signal(s, request.handle) for s in STOP_SIGNALS}
+    try:
+        yield request
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -32,18 +70,50 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
     log_every: Optional[int] = typer.Option(None, "--log-every", min=1,
                                             help="in logs (stderr not a terminal): a line every K epochs"),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="continue this run directory from its checkpoint (no CONFIG; KEY=VALUE "
+        "overrides such as train.epochs=50 may follow)", show_default=False),
 ) -> None:
     """Train the network a config describes; print the run directory (stdout) and a summary (stderr)."""
     with handle_errors():
-        if config is None:
-            raise ConfigError("give a config file: nncli train configs/xor.yaml [KEY=VALUE ...]")
-        cfg = config_mod.load(config, overrides or [], seed=seed)
-        prepared = pipeline.prepare(cfg)
-        run = runs.create(config.stem, runs_dir=runs_dir, out=out)
-        progress = TrainProgress(err_console, cfg.train.epochs, config.stem, live=err_console.is_terminal,
+        command = ["nncli", *sys.argv[1:]]
+        state, history = None, None
+        if resume is not None:
+            if out is not None or seed is not None:
+                raise ConfigError("--resume continues RUN_DIR in place with its own seed; --out and --seed "
+                                  "cannot be used with it")
+            # with --resume there is no CONFIG: every positional argument is a KEY=VALUE override
+            args = ([str(config)] if config is not None else []) + list(overrides or [])
+            plan = pipeline.open_resume(resume, args)
+            if plan.done:
+                err_console.print(plan.message, highlight=False)
+                if as_json:
+                    typer.echo(json.dumps({"run_dir": str(plan.run.path), **plan.summary}, indent=2))
+                else:
+                    typer.echo(str(plan.run.path))
+                raise typer.Exit(0)
+            prepared, run, state, history = plan.prepared, plan.run, plan.state, plan.history
+            if not quiet:
+                for line in [plan.message, *plan.notes]:
+                    err_console.print(line, highlight=False)
+            name = run.path.name
+        else:
+            if config is None:
+                raise ConfigError("give a config file: nncli train configs/xor.yaml [KEY=VALUE ...] (or "
+                                  "--resume RUN_DIR)")
+            cfg = config_mod.load(config, overrides or [], seed=seed)
+            prepared = pipeline.prepare(cfg)
+            name = config.stem
+        for warning in prepared.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        progress = TrainProgress(err_console, prepared.cfg.train.epochs, name, live=err_console.is_terminal,
                                  every=log_every, quiet=quiet)
-        with progress:
-            summary = pipeline.execute(prepared, run, progress, command=["nncli", *sys.argv[1:]])
+        with stop_on_signals() as stop:
+            if resume is None:
+                run = pipeline.start_run(prepared, name, runs_dir=runs_dir, out=out, command=command)
+            with progress:
+                summary = pipeline.execute(prepared, run, progress, command=command, should_stop=stop,
+                                           state=state, history=history)
         if as_json:
             typer.echo(json.dumps({"run_dir": str(run.path), **summary}, indent=2))
         else:
@@ -53,4 +123,7 @@ def train(
         code = EXIT_BY_STATUS.get(summary["status"], 1)
         if code == 1 and summary.get("message"):
             err_console.print(f"[bold red]error:[/] {summary['message']}", highlight=False)
+        if code == 130:
+            err_console.print(f"interrupted: checkpoint saved; continue with: nncli train --resume {run.path}",
+                              highlight=False)
         raise typer.Exit(code)
