@@ -105,7 +105,7 @@ def test_csv_dataset_trains_end_to_end(run_cli, tmp_path, write_config):
     ("a,b,label\n1,2,3\n", {"target": "lable"}, "no column named 'lable'; did you mean 'label'?"),
     ("1,2,3\n4,5,6\n", {"target": "label"}, "the file has no header"),
     ("1,2,3\n4,5,6\n", {"target": 5}, "target column 5 does not exist: the file has 3 columns"),
-    ("1;2;3\n4;5;6\n", {}, "line 1 has 1 column; expected features and a target column"),
+    ("1;2;3\n4;5;6\n", {}, "the file has 1 column; expected features and a target column"),
     ("x,y\n1,0.5\n2,1.5\n", {"task": "classification"}, "the target of sample 0 is 0.5, not an integer class label"),
     ("x,y\n1,a\n2,b\n", {"task": "regression"}, "task is regression but the target column holds text"),
     ("x,y\n1,3\n2,3\n", {"task": "classification"}, "at least 2 classes, but every target is 3"),

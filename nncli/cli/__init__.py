@@ -31,6 +31,9 @@ from . import train as _train  # noqa: E402,F401
 from . import gradcheck as _gradcheck  # noqa: E402,F401
 from . import inspect as _inspect  # noqa: E402,F401
 from . import compare as _compare  # noqa: E402,F401
+from . import data as _data  # noqa: E402,F401
+from . import evaluate as _evaluate  # noqa: E402,F401
+from . import predict as _predict  # noqa: E402,F401
 
 
 def main() -> None:

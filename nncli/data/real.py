@@ -156,11 +156,11 @@ class CsvOptions(Options):
     task: Task = "auto"
 
 
-def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
-             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric) and the
-    column names. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
-    or an unknown target column."""
+def read_table(path: str | os.PathLike[str], header: bool | None = None,
+               delimiter: str = ",") -> tuple[np.ndarray, list[str], list[int], bool]:
+    """The cells of a CSV file as a string array (N, columns), the column names (from the header, else
+    "0", "1", ...), each row's line number and whether the file has a header. A header is detected when header is None: a first row with
+    a field that is not a number. DataError naming the file (and line) for unreadable, empty or ragged files."""
     path = Path(path)
     where = str(path)
     try:
@@ -173,7 +173,7 @@ def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool 
                 rows.append(row)
                 lines.append(reader.line_num)
     except FileNotFoundError:
-        raise DataError("no such file; give the path of a CSV file (data.path)", where=where) from None
+        raise DataError("no such file; give the path of a CSV file", where=where) from None
     except IsADirectoryError:
         raise DataError("is a directory, not a CSV file", where=where) from None
     except UnicodeDecodeError as e:
@@ -183,41 +183,56 @@ def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool 
         raise DataError(f"cannot read the CSV file: {e}", where=where) from None
     if not rows:
         raise DataError("the file is empty; expected a header (optional) and one row per sample", where=where)
-    if header is None:  # a header is a first row with a field that is not a number
+    if header is None:
         header = any(not _is_number(cell) for cell in rows[0])
     names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
     body, body_lines = (rows[1:], lines[1:]) if header else (rows, lines)
-    width = len(names)
-    if width < 2:
-        raise DataError(f"line {lines[0]} has {width} column; expected features and a target column "
-                        f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
     if not body:
         raise DataError("the file has a header but no data rows", where=where)
+    width = len(names)
     for row, line in zip(body, body_lines):
         if len(row) != width:
             raise DataError(f"line {line} has {len(row)} fields but the {'header' if header else 'first row'} "
                             f"has {width}; every row needs the same number of fields", where=where)
-    col = _column_index(target, names, header, where)
-    cells = np.array(body, dtype=str)
-    target_cells = np.char.strip(cells[:, col])
-    features = np.delete(cells, col, axis=1)
+    return np.array(body, dtype=str), names, body_lines, header
+
+
+def parse_numbers(cells: np.ndarray, names: list[str], lines: list[int], dtype, where: str) -> np.ndarray:
+    """String cells (N, d) -> numbers in `dtype`; DataError naming the line and column of the first cell
+    that is not a number."""
     try:
-        X = np.char.strip(features).astype(np.float64).astype(dtype)
+        return np.char.strip(cells).astype(np.float64).astype(dtype)
     except ValueError:
-        for r, row in enumerate(features):
+        for r, row in enumerate(cells):
             for c, cell in enumerate(row):
                 if not _is_number(cell):
-                    name = [n for i, n in enumerate(names) if i != col][c]
                     what = "is empty (a missing value)" if not cell.strip() else f"has {cell.strip()!r}"
-                    raise DataError(f"line {body_lines[r]}, column {name!r} {what}; features must be "
+                    raise DataError(f"line {lines[r]}, column {names[c]!r} {what}; features must be "
                                     f"numbers (fill in or drop missing values first)", where=where) from None
         raise
+
+
+def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
+             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric) and the
+    column names. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
+    or an unknown target column."""
+    where = str(path)
+    cells, names, lines, has_header = read_table(path, header, delimiter)
+    width = len(names)
+    if width < 2:
+        raise DataError(f"the file has {width} column; expected features and a target column "
+                        f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
+    col = _column_index(target, names, has_header, where)
+    target_cells = np.char.strip(cells[:, col])
+    X = parse_numbers(np.delete(cells, col, axis=1), [n for i, n in enumerate(names) if i != col], lines,
+                      dtype, where)
     try:
         y = target_cells.astype(np.float64)
     except ValueError:
         empty = np.flatnonzero(target_cells == "")
         if empty.size:
-            raise DataError(f"line {body_lines[int(empty[0])]} has an empty target ({names[col]!r})",
+            raise DataError(f"line {lines[int(empty[0])]} has an empty target ({names[col]!r})",
                             where=where) from None
         y = target_cells  # text labels
     return X, y, names
@@ -351,3 +366,56 @@ class Npz(DatasetSource):
             ds.y = ds.y.astype(dtype)
             ds.y_test = None if ds.y_test is None else ds.y_test.astype(dtype)
         return ds
+
+
+# -- what is available ----------------------------------------------------------------------------
+def catalog() -> list[dict]:
+    """Every registered dataset: name, kind (generated | files), first docstring line, and for the
+    MNIST-format ones where their files were found (or None) and where nncli looked."""
+    out = []
+    for name in DATASETS.names():
+        cls = DATASETS.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        entry = {"name": name, "kind": "generated", "description": doc, "found": None}
+        if name in mnist.SOURCES:
+            entry["kind"] = "files"
+            entry["looked_in"] = [str(d) for d in mnist.candidate_dirs(name)]
+            try:
+                entry["found"] = str(mnist.find_dir(name))
+            except DataError:
+                pass
+        elif issubclass(cls, (Csv, Npz)):
+            entry["kind"] = "your file"
+        out.append(entry)
+    return out
+
+
+def info(name: str, options: dict | None = None, seed: int = 0, dtype="float32") -> dict:
+    """Load a dataset (its options validated as in a config) and describe it: where it came from, sizes,
+    task, features, class counts of the training and test sets, and the files for MNIST-format ones."""
+    from ..config import validate
+
+    raw = {"data": {"name": name, **(options or {})}, "model": {"layers": [{"units": 2, "activation": "softmax"}]},
+           "loss": "categorical_crossentropy", "optimizer": {"lr": 0.1}, "train": {"epochs": 1}, "seed": seed}
+    spec = validate(raw).data
+    from .datasets import load
+
+    ds = load(spec, np.random.default_rng(seed), dtype)
+    out: dict = {"name": ds.name, "source": ds.source, "task": ds.task, "features": ds.n_features,
+                 "train_samples": len(ds.X), "test_samples": 0 if ds.X_test is None else len(ds.X_test),
+                 "options": spec.options}
+    if ds.task == "classification":
+        names = ds.class_names or [str(i) for i in range(ds.n_classes)]
+        counts = {"train": np.bincount(ds.y, minlength=ds.n_classes).tolist()}
+        if ds.y_test is not None:
+            counts["test"] = np.bincount(ds.y_test, minlength=ds.n_classes).tolist()
+        out.update(classes=ds.n_classes, class_names=names, class_counts=counts)
+    else:
+        out["targets"] = int(ds.y.shape[1])
+    if name in mnist.SOURCES:
+        directory = Path(ds.source)
+        files = {role: mnist.file_in(directory, f) for role, f in mnist.FILES.items()}
+        out["files"] = {role: {"path": str(p), "bytes": p.stat().st_size} for role, p in files.items()}
+        out["image_shape"] = ds.extra.get("image_shape")
+    out["memory_bytes"] = int(ds.X.nbytes + (0 if ds.X_test is None else ds.X_test.nbytes))
+    return out
