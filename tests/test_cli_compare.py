@@ -137,3 +137,17 @@ def test_compare_runs_of_every_example_config(tmp_path):
     assert "differing config keys:" in r.stdout and "data.name" in r.stdout
     rows = json.loads(cli("compare", *runs, "--json").stdout)
     assert len(rows) == len(runs) and all(r["epochs"] == 3 for r in rows)
+
+
+def test_a_directory_of_runs_stands_for_its_runs(sweep, tmp_path):
+    """`nncli compare runs/*` where runs/ holds one sweep directory per experiment."""
+    parent = tmp_path / "runs"
+    (parent / "exp").mkdir(parents=True)
+    for run in sweep[:2]:
+        shutil.copytree(run, parent / "exp" / run.name)
+    shutil.copytree(sweep[2], parent / sweep[2].name)
+    rows = json.loads(cli("compare", *sorted(parent.iterdir()), "--json").stdout)
+    assert sorted(Path(r["run"]).name for r in rows) == sorted(p.name for p in sweep[:3])
+    (parent / "empty").mkdir()
+    r = cli("compare", parent / "empty")
+    assert r.exit_code == 2 and "not a run directory" in r.stderr

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from .. import analysis, pipeline
 from ..errors import ConfigError
+from ..runs import CONFIG
 from . import app
 from .errors import err_console, handle_errors
 from .inspect import _finite, _jsonable, _plots
@@ -27,11 +28,25 @@ STATUS_STYLE = {"completed": "green", "early_stopped": "green", "diverged": "red
                 "incomplete": "yellow"}
 
 
+def expand(paths: list[Path]) -> list[Path]:
+    """Run directories; a directory that is not a run itself but holds runs (a sweep's --runs-dir)
+    stands for the runs inside it, in name order."""
+    out = []
+    for path in paths:
+        if path.is_dir() and not (path / CONFIG).exists():
+            inner = sorted(p for p in path.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+            if inner:
+                out += inner
+                continue
+        out.append(path)
+    return out
+
+
 def read_runs(paths: list[Path]) -> list[dict[str, Any]]:
     """{"run", "config", "summary", "rows", "columns"} per run directory; RunDirError (exit 2) on the first
     missing, foreign or damaged one."""
     out = []
-    for path in paths:
+    for path in expand(paths):
         loaded = pipeline.load_run(path, require_weights=False)
         columns, rows = loaded.run.read_metrics()
         out.append({"run": str(path), "config": loaded.cfg.model_dump(mode="json"), "summary": loaded.summary,
@@ -87,10 +102,13 @@ def table(result: dict[str, Any], rows: list[dict[str, Any]], width: int = 100) 
     finals = [[fmt(r["final"].get(m)) for m in metrics] for r in rows]
     key_widths = [max(len(names[k]), *(len(value_text(r["config"][k])) for r in rows)) for k in keys]
     metric_widths = [max(len(header(m)), *(len(f[i]) for f in finals)) for i, m in enumerate(metrics)]
-    base = (max(map(len, run_names)) + 2 + max(len(r["status"]) for r in rows) + 2 + 8
-            + max(4, *map(len, best)) + 2 + max(4, *map(len, times)))
-    apart_metrics = base + sum(w + 2 for w in metric_widths) <= width
-    used = base + (sum(w + 2 for w in metric_widths) if apart_metrics else 30)
+    base = max(map(len, run_names)) + 2 + max(len(r["status"]) for r in rows) + 2 + 8 + max(4, *map(len, best))
+    time_width = 2 + max(4, *map(len, times))
+    metrics_width = sum(w + 2 for w in metric_widths)
+    show_time = base + metrics_width + time_width <= width  # the first thing to go when space is short
+    apart_metrics = base + metrics_width + (time_width if show_time else 0) <= width
+    base += time_width if show_time else 0
+    used = base + (metrics_width if apart_metrics else 24)
     apart = used + sum(w + 2 for w in key_widths) <= width
     t = Table(header_style="bold", box=None, pad_edge=False, show_edge=False)
     t.add_column("run", overflow="fold", min_width=min(24, max(map(len, run_names))))
@@ -103,18 +121,19 @@ def table(result: dict[str, Any], rows: list[dict[str, Any]], width: int = 100) 
         for m in metrics:
             t.add_column(header(m), justify="right", no_wrap=True)
     else:
-        t.add_column("final", ratio=1, min_width=20)
+        t.add_column("final", min_width=12)
     monitors = list(dict.fromkeys(r["best"]["monitor"] for r in rows if r.get("best")))
     t.add_column(f"best {header(monitors[0])}" if len(monitors) == 1 else "best", justify="right", no_wrap=True)
     if len(monitors) > 1:
         t.caption = f"best: each run's monitored metric ({', '.join(map(header, monitors))}) at its best epoch"
         t.caption_justify = "left"
-    t.add_column("time", justify="right", no_wrap=True)
+    if show_time or not apart_metrics:
+        t.add_column("time", justify="right", no_wrap=True)
     for r, name, f, b, tm in zip(rows, run_names, finals, best, times):
-        metric_cells = f if apart_metrics else ["  ".join(f"{header(m)} {v}" for m, v in zip(metrics, f) if v != "-")]
+        metric_cells = f if apart_metrics else ["\n".join(f"{header(m)} {v}" for m, v in zip(metrics, f) if v != "-")]
         t.add_row(name, *([value_text(r["config"][k]) for k in keys] if apart else []),
                   Text(r["status"], style=STATUS_STYLE.get(r["status"], "")), str(r["epochs"]),
-                  *metric_cells, b, tm)
+                  *metric_cells, b, *([tm] if show_time or not apart_metrics else []))
     if apart or not keys:
         return t, None
     below = Text()
@@ -134,7 +153,8 @@ def label(r: dict[str, Any], keys: list[str]) -> str:
 
 @app.command()
 def compare(
-    run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*", show_default=False),
+    run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*; a directory of runs (a "
+                                          "sweep's --runs-dir) stands for all runs in it", show_default=False),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",
                                        help="order best first by final.loss, val_accuracy, best.value, "
                                        "epochs, seconds or a differing config key"),

@@ -182,7 +182,7 @@ def weights(ins: Inspection) -> Section | None:
         W, b = layer.W.astype(np.float64), layer.b.astype(np.float64)
         rows_names = in_names if l == 0 else names[l - 1]
         head = Text(f"W{l + 1} ({W.shape[0]}x{W.shape[1]}, {layer.activation.name}) and b{l + 1}: "
-                    f"‖W‖ {fmt_num(np.linalg.norm(W))}, ‖b‖ {fmt_num(np.linalg.norm(b))}", style="bold")
+                    f"‖W‖ {fmt_num(stats[l]['W']['norm'])}, ‖b‖ {fmt_num(stats[l]['b']['norm'])}", style="bold")
         if W.shape[0] <= SMALL_LAYER[0] and W.shape[1] <= SMALL_LAYER[1]:
             data["layers"][l]["W_values"] = W.tolist()
             data["layers"][l]["b_values"] = b.tolist()
