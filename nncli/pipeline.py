@@ -155,6 +155,7 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
                                            stratify=ds.task == "classification")
         val = _split(ds, X[va], y[va], units, cfg)
         X, y = X[tr], y[tr]
+        ds.X, ds.y = X, y  # hold the training set once: the unsplit array is freed
     train = _split(ds, X, y, units, cfg)
     test = _split(ds, ds.X_test, ds.y_test, units, cfg) if ds.X_test is not None else None
     check_size(cfg, n_in)
@@ -177,6 +178,11 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
 def summary(p: Prepared, result: Result, wall: float, command: list[str], final: bool = True) -> dict[str, Any]:
     """What summary.json holds (see README: run directory). `final=False` (status "running", written with
     every checkpoint) skips the evaluation passes over the data and the predictions."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverged run's last weights
+        return _summary(p, result, wall, command, final)
+
+
+def _summary(p: Prepared, result: Result, wall: float, command: list[str], final: bool) -> dict[str, Any]:
     st = result.state
     last = st.rows[-1] if st.rows else {}
     evaluation = {}

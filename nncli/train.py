@@ -117,6 +117,13 @@ def metric_columns(data: TrainData) -> list[str]:
     return cols + ["lr", "seconds"]
 
 
+def all_finite(arrays: list[np.ndarray]) -> bool:
+    """No NaN or infinity in any array. One sum per array (NaN and inf propagate through it) is much
+    cheaper than np.isfinite(a).all(); a sum overflowing means weights near 1e308 (float64) or 1e38
+    (float32), which is divergence too."""
+    return all(math.isfinite(a.sum()) for a in arrays)
+
+
 def lower_is_better(monitor: str) -> bool:
     return not monitor.endswith("accuracy")
 
@@ -151,7 +158,15 @@ class Trainer:
             should_stop: Callable[[], bool] = lambda: False,
             on_checkpoint: Callable[[State], None] | None = None) -> Result:
         """Train until cfg.train.epochs, early stopping, divergence or `should_stop()` (checked after
-        every batch). `state` continues an earlier, interrupted fit exactly."""
+        every batch). `state` continues an earlier, interrupted fit exactly.
+
+        Divergence is detected explicitly (a non-finite loss or gradient before the step, a non-finite
+        weight after it), so numpy's overflow/invalid-value warnings are silenced while training."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._fit(data, events, state, should_stop, on_checkpoint)
+
+    def _fit(self, data: TrainData, events: Events | None, state: State | None,
+             should_stop: Callable[[], bool], on_checkpoint: Callable[[State], None] | None) -> Result:
         events = events or NoEvents()
         state = state or State()
         tc = self.cfg.train
@@ -204,7 +219,11 @@ class Trainer:
                 value, grads, Y = self.net.backprop(Xb, Tb, self.loss, wd)
                 if not math.isfinite(value):
                     return self._diverged(state, snapshot, epoch, f"the loss became {value}")
+                if not all_finite(grads):
+                    return self._diverged(state, snapshot, epoch, "a gradient became NaN or infinite")
                 self.optimizer.step(params, grads, lr)
+                if not all_finite(params):  # the step overflowed: back to the epoch's start
+                    return self._diverged(state, snapshot, epoch, "a weight became NaN or infinite")
                 state.step += 1
                 state.batch += 1
                 state.loss_sum += float(value) * m  # a Python float: exact in a checkpoint's JSON
@@ -215,8 +234,6 @@ class Trainer:
                 if should_stop() and state.batch < batches:
                     state.seconds += time.perf_counter() - started
                     return Result("interrupted", state)
-            if not all(np.isfinite(p).all() for p in params):
-                return self._diverged(state, snapshot, epoch, "a weight became NaN or infinite")
             state.seconds += time.perf_counter() - started
             row = self._epoch_row(state, epoch, lr, data)
             state.rows.append(row)

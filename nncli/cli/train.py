@@ -121,7 +121,7 @@ def train(
                 print_summary(err_console, summary, str(run.path))
             typer.echo(str(run.path))
         code = EXIT_BY_STATUS.get(summary["status"], 1)
-        if code == 1 and summary.get("message"):
+        if code == 1 and summary.get("message") and (quiet or as_json):  # else print_summary said it
             err_console.print(f"[bold red]error:[/] {summary['message']}", highlight=False)
         if code == 130:
             err_console.print(f"interrupted: checkpoint saved; continue with: nncli train --resume {run.path}",
