@@ -247,3 +247,20 @@ def test_missing_and_non_run_paths(tmp_path):
                           (tmp_path, "not a run directory")):
         r = cli("inspect", path)
         assert r.exit_code == 2 and message in r.stderr and "Traceback" not in r.output
+
+
+def test_a_run_killed_after_a_checkpoint(xor_run, tmp_path):
+    """A run killed after a checkpoint has summary.json with status "running" and no evaluation."""
+    import shutil
+
+    run = tmp_path / "running"
+    shutil.copytree(xor_run, run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(status="running", epochs=1200, evaluation={})
+    (run / "summary.json").write_text(json.dumps(summary))
+    r = cli("inspect", run)
+    assert r.exit_code == 0, r.output
+    assert "running, or killed: the files are from the last checkpoint, epoch 1200" in r.stdout
+    assert "h1 ~" in r.stdout
+    rows = json.loads(cli("compare", run, xor_run, "--json").stdout)
+    assert [r["status"] for r in rows] == ["running", "completed"]

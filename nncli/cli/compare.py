@@ -25,7 +25,7 @@ from .inspect import _finite, _jsonable, _plots
 from .render import fmt
 
 STATUS_STYLE = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow",
-                "incomplete": "yellow"}
+                "incomplete": "yellow", "running": "yellow", "failed": "red"}
 
 
 def expand(paths: list[Path]) -> list[Path]:

@@ -113,10 +113,11 @@ def overview(ins: Inspection) -> Section:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
-    colour = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow"}
-    t.add_row("status", Text(status if status != "incomplete" else
-                             "incomplete (no summary.json: killed, or still running)",
-                             style=colour.get(status, "yellow")))
+    colour = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow",
+              "failed": "red"}
+    notes = {"incomplete": "incomplete (no summary.json: killed, or still running)",
+             "running": f"running, or killed: the files are from the last checkpoint, epoch {epochs}"}
+    t.add_row("status", Text(notes.get(status, status), style=colour.get(status, "yellow")))
     if data["message"]:
         t.add_row("", Text(data["message"]))
     t.add_row("architecture", f"{data['architecture']}  ({params} parameters)")
