@@ -331,6 +331,9 @@ def _npz_pair(arrays: dict, xkey: str, ykey: str, dtype, where: str) -> tuple[np
                         f"{y.shape}", where=where)
     if len(X) != len(y):
         raise DataError(f"{xkey!r} has {len(X)} rows but {ykey!r} has {len(y)}; they must match", where=where)
+    if len(X) == 0:
+        raise DataError(f"{xkey!r} and {ykey!r} have no samples (0 rows); an .npz dataset needs at least one "
+                        f"row per array", where=where)
     X = X.reshape(len(X), -1).astype(dtype, copy=False)
     return X, y
 
