@@ -99,8 +99,8 @@ def load_weights_into(net: Network, path: str | Path, where: str) -> None:
         if a.shape != p.shape:
             raise ConfigError(f"{name} in {path} has shape {a.shape}, but this network's {name} has shape "
                               f"{p.shape}; the layer sizes must match", where=where)
-        if not np.issubdtype(a.dtype, np.number) or not np.isfinite(a).all():
-            raise ConfigError(f"{name} in {path} is not an array of finite numbers", where=where)
+        if a.dtype.kind not in "fiu" or not np.isfinite(a).all():
+            raise ConfigError(f"{name} in {path} is not an array of finite real numbers ({a.dtype})", where=where)
         p[...] = a
 
 
