@@ -98,7 +98,7 @@ class TrainConfig(Strict):
 
 
 class Config(Strict):
-    seed: int = Field(0, strict=True)
+    seed: int = Field(0, ge=0, strict=True)  # numpy seeds are non-negative integers
     dtype: Literal["float32", "float64"] = "float32"
     data: Spec
     model: ModelConfig

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
-from .config import Config
+from .config import FULL_BATCH, Config
 from .data import datasets
 from .errors import ConfigError, NncliError, RunDirError
 from .nn.activations import ACTIVATIONS
@@ -44,7 +44,7 @@ from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from . import runs
 from .runs import CHECKPOINT, METRICS, SUMMARY, WEIGHTS, RunDir, read_npz
-from .train import Events, Result, Split, State, TrainData, Trainer, evaluate, metric_columns
+from .train import EVAL_CHUNK, Events, Result, Split, State, TrainData, Trainer, evaluate, metric_columns
 
 PREDICTIONS_MAX = 16  # datasets this small get their predictions listed in summary.json
 
@@ -120,21 +120,26 @@ def _split(ds: datasets.Dataset, X, y, units: int, cfg: Config) -> Split:
     return Split(X, T, y if ds.task == "classification" else None)
 
 
-def check_size(cfg: Config, n_in: int) -> None:
-    """ConfigError when the weights alone (with optimizer moments and the gradient) cannot fit in memory."""
+def check_size(cfg: Config, n_in: int, n_train: int) -> None:
+    """ConfigError when training cannot fit in this machine's memory: the weights with their gradients
+    and up to two optimizer moments (4 copies), plus Z, Y and the back-propagated delta of every layer
+    for the largest batch (a training batch, or EVAL_CHUNK rows when evaluating)."""
     count, fan_in = 0, n_in
     for spec in cfg.model.layers:
         count += (fan_in + 1) * spec.units
         fan_in = spec.units
-    need = count * np.dtype(cfg.dtype).itemsize * 4  # weights, gradients, up to two moment arrays
+    bs = cfg.train.batch_size
+    rows = max(min(n_train, EVAL_CHUNK), n_train if bs == FULL_BATCH else min(int(bs), n_train))
+    units = n_in + sum(spec.units for spec in cfg.model.layers)
+    need = (4 * count + 3 * rows * units) * np.dtype(cfg.dtype).itemsize
     try:
         have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        have = 2 ** 40
+        return
     if need > have:
-        raise ConfigError(f"the network has {count:,} parameters and needs about {need / 2 ** 30:,.1f} GiB for "
-                          f"them, their gradients and optimizer moments; this machine has "
-                          f"{have / 2 ** 30:,.1f} GiB. Use fewer units", where="model.layers")
+        raise ConfigError(f"training this network ({count:,} parameters, batches of {rows:,} rows) needs about "
+                          f"{need / 2 ** 30:,.1f} GiB of memory; this machine has {have / 2 ** 30:,.1f} GiB. "
+                          f"Use fewer units or a smaller train.batch_size", where="model.layers")
 
 
 def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
@@ -158,7 +163,7 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
         ds.X, ds.y = X, y  # hold the training set once: the unsplit array is freed
     train = _split(ds, X, y, units, cfg)
     test = _split(ds, ds.X_test, ds.y_test, units, cfg) if ds.X_test is not None else None
-    check_size(cfg, n_in)
+    check_size(cfg, n_in, len(train))
     net = build_network(cfg, n_in, streams["init"], warm_start=warm_start)
     loss = LOSSES.get(cfg.loss)()
     optimizer = OPTIMIZERS.get(cfg.optimizer.name)(**cfg.optimizer.options)

@@ -149,7 +149,7 @@ class Xor(DatasetSource):
 
 
 class ToyOptions(Options):
-    n_samples: int = Field(200, ge=2)
+    n_samples: int = Field(200, ge=2, le=10_000_000)  # generated in memory
     noise: float = Field(0.1, ge=0)
 
 
@@ -190,7 +190,7 @@ class Moons(DatasetSource):
 
 
 class SpiralOptions(ToyOptions):
-    n_samples: int = Field(300, ge=2)
+    n_samples: int = Field(300, ge=2, le=10_000_000)
     noise: float = Field(0.05, ge=0)
     classes: int = Field(2, ge=2)
     turns: float = Field(1.25, gt=0)
