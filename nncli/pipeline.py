@@ -254,6 +254,17 @@ def start_run(p: Prepared, stem: str, runs_dir: Path | None = None, out: Path | 
     return run
 
 
+def remove_temporaries(run: RunDir) -> None:
+    """Delete the temporary files (`.<name>.<random>.tmp`) a killed write leaves behind."""
+    names = (runs.CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT)
+    for path in run.path.glob(".*.tmp"):
+        if any(path.name.startswith(f".{name}.") for name in names):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
 def discard(run: RunDir) -> None:
     """Remove a run directory that start_run has just created (only the files nncli writes into it)."""
     for path in run.path.iterdir():
@@ -551,6 +562,7 @@ def open_resume(path: str | Path, overrides: list[str] | None = None) -> Resume:
         cfg = config_mod.validate(raw)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
+    remove_temporaries(run)
     previous = run.read_summary()
     status = previous.get("status", "running")
     has_checkpoint = run.file(CHECKPOINT).is_file()

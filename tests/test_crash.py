@@ -92,8 +92,21 @@ def test_sigkill_at_a_random_moment_then_inspect_and_resume(run_cli, tmp_path, r
     assert s["status"] == "completed" and s["epochs"] == 40
     for k, a in weights(run).items():
         assert np.array_equal(a, ref[k]), (trial, k)
-    # a killed write leaves at most a temporary file; it is never mistaken for a run file
+    # a killed write leaves at most a temporary file, never a run file; --resume removes it
     assert all(name.startswith(".") for name in leftovers)
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_removes_the_temporary_files_of_killed_writes(run_cli, tmp_path, reference):
+    cfg, _ = reference
+    run = tmp_path / "run"
+    assert run_cli("train", cfg, "train.epochs=3", "--out", run, "-q").exit_code == 0
+    (run / ".weights.npz.abc123.tmp").write_bytes(b"half a file")
+    (run / ".checkpoint.npz.x.tmp").write_bytes(b"")
+    (run / "notes.txt").write_text("mine")
+    assert run_cli("train", "--resume", run, "train.epochs=4").exit_code == 0
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv", "notes.txt",
+                                                      "summary.json", "weights.npz"]
 
 
 # -- disk full, read-only places ------------------------------------------------------------------

@@ -380,3 +380,43 @@ def test_signal_handlers_are_restored_after_training(run_cli, tmp_path):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert run_cli("train", write(tmp_path), "--out", tmp_path / "run", "-q").exit_code == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_ctrl_c_with_the_live_progress_view_stops_it_cleanly(run_cli, tmp_path, monkeypatch):
+    """In-process, on a (forced) terminal: a SIGINT raised from inside training goes through the CLI's
+    handler; the Rich live view is stopped before the summary, and the run resumes exactly."""
+    import io
+
+    from rich.console import Console
+
+    from nncli.cli import render
+    from nncli.cli import train as train_cmd
+
+    buf = io.StringIO()
+    monkeypatch.setattr(train_cmd, "err_console", Console(file=buf, force_terminal=True, width=100))
+    original = render.TrainProgress.on_epoch
+    stopped = []
+
+    def on_epoch(self, row):
+        original(self, row)
+        if row["epoch"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # handled by the CLI's handler: only a flag
+    monkeypatch.setattr(render.TrainProgress, "on_epoch", on_epoch)
+    original_exit = render.TrainProgress.__exit__
+    monkeypatch.setattr(render.TrainProgress, "__exit__",
+                        lambda self, *exc: (stopped.append(bool(self.progress and self.progress.live.is_started)),
+                                                      original_exit(self, *exc)))
+    cfg = write(tmp_path, "adam", epochs=5)
+    run = tmp_path / "run"
+    r = run_cli("train", cfg, "--out", run)
+    assert r.exit_code == 130, r.output
+    assert stopped == [True]  # the live view was running and was stopped on the way out
+    shown = "".join(buf.getvalue().split())  # the console wraps long lines
+    assert "interrupted" in shown and f"nncli train --resume {run}".replace(" ", "") in shown
+    s = summary(run)
+    assert s["status"] == "interrupted" and s["epochs"] == 2
+    monkeypatch.setattr(render.TrainProgress, "on_epoch", original)
+    r = run_cli("train", "--resume", run, "-q")
+    assert r.exit_code == 0, r.output
+    train_lib(cfg, tmp_path / "ref")
+    assert_same_weights(tmp_path / "ref", run)
