@@ -177,7 +177,7 @@ class TorchLoop:
             loss = self.loss(self.model(self.X[idx]), self.y[idx])
             loss.backward()
             self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 class SklearnLoop:
