@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
 import zlib
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import atomic
 from .errors import RunDirError
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
@@ -27,22 +27,8 @@ CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
 
 # -- atomic writes --------------------------------------------------------------------------------
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync, then os.replace: readers see the old
-    file or the new one, never half of one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Readers see the old file or the new one, never half of one (see nncli/atomic.py)."""
+    atomic.write_bytes(path, data)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from ..atomic import atomic_open
 from ..errors import DataError
 from .mnist import FILES, source
 
@@ -159,31 +159,19 @@ def _download_once(url: str, target: Path, expected: str, algorithm: str, progre
 
     Raises _Retryable or _Bad for network and checksum problems, DataError if the file cannot be written.
     """
+    digest = hashlib.new(algorithm)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    except OSError as e:
-        raise DataError(f"cannot create a file in the download directory: {e.strerror or e}",
-                        where=str(target.parent)) from None
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.new(algorithm)
-        with os.fdopen(fd, "wb") as out:
+        with atomic_open(target, suffix=".part") as out:
             done, total = _stream(url, out, digest, target.name, progress, timeout)
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and done != total:
-            raise _Retryable(f"the connection closed after {done} of {total} bytes")
-        actual = digest.hexdigest()
-        if actual != expected:
-            raise _Bad(f"{algorithm.upper()} checksum mismatch: expected {expected}, got {actual} "
-                       f"({done} bytes); the file is corrupt or not the published one")
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+            if total is not None and done != total:
+                raise _Retryable(f"the connection closed after {done} of {total} bytes")
+            actual = digest.hexdigest()
+            if actual != expected:
+                raise _Bad(f"{algorithm.upper()} checksum mismatch: expected {expected}, got {actual} "
+                           f"({done} bytes); the file is corrupt or not the published one")
         return done
     except OSError as e:
         raise DataError(f"cannot write the downloaded file: {e.strerror or e}", where=str(target)) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _stream(url: str, out, digest, filename: str, progress: ProgressCallback | None,
@@ -223,15 +211,3 @@ def _stream(url: str, out, digest, filename: str, progress: ProgressCallback | N
     return done, total
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -11,13 +11,13 @@ import gzip as gzip_module
 import math
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from ..atomic import atomic_open
 from ..errors import DataError
 
 # IDX dtype code -> numpy dtype of the stored (big-endian) values.
@@ -199,20 +199,12 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, gzip: bool | None
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     payload = np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
 
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if gzip:
-                with gzip_module.GzipFile(filename="", fileobj=f, mode="wb", mtime=0) as gz:
-                    gz.write(header)
-                    gz.write(payload)
-            else:
-                f.write(header)
-                f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        if gzip:
+            with gzip_module.GzipFile(filename="", fileobj=f, mode="wb", mtime=0) as gz:
+                gz.write(header)
+                gz.write(payload)
+        else:
+            f.write(header)
+            f.write(payload)
     return path
