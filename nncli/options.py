@@ -6,11 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 
-class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class Options(BaseModel):
-    """Base for option models: unknown keys are errors, values are validated strictly enough."""
+    """Base for option models: unknown keys are errors, and so are infinite or NaN numbers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)

@@ -115,6 +115,6 @@ def print_summary(console: Console, s: dict[str, Any], run_dir: str) -> None:
         pt.add_column("output", justify="right")
         for p in s["predictions"]:
             pt.add_row(" ".join(f"{v:g}" for v in p["input"]), " ".join(f"{v:g}" for v in p["target"]),
-                       " ".join(f"{v:.4f}" for v in p["output"]))
+                       " ".join(fmt(float(v)) for v in p["output"]))
         console.print(pt)
     console.print(f"run directory: {run_dir}", highlight=False)

@@ -150,7 +150,7 @@ class Xor(DatasetSource):
 
 class ToyOptions(Options):
     n_samples: int = Field(200, ge=2, le=10_000_000)  # generated in memory
-    noise: float = Field(0.1, ge=0)
+    noise: float = Field(0.1, ge=0, le=100)  # the data lie within about [-1.5, 2.5]
 
 
 @DATASETS.register("circles")
@@ -191,7 +191,7 @@ class Moons(DatasetSource):
 
 class SpiralOptions(ToyOptions):
     n_samples: int = Field(300, ge=2, le=10_000_000)
-    noise: float = Field(0.05, ge=0)
+    noise: float = Field(0.05, ge=0, le=100)
     classes: int = Field(2, ge=2)
     turns: float = Field(1.25, gt=0)
 
@@ -213,7 +213,7 @@ class Spiral(DatasetSource):
 
 
 class GaussOptions(ToyOptions):
-    noise: float = Field(0.5, ge=0)
+    noise: float = Field(0.5, ge=0, le=100)
 
 
 @DATASETS.register("gauss")
