@@ -113,8 +113,22 @@ def _json_float(v: float | None) -> float | None:
     return v if v is None or np.isfinite(v) else None
 
 
+class _Verdict:
+    """`passed` and `failing` of anything holding `tensors: list[TensorResult]`."""
+
+    tensors: list[TensorResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.tensors)
+
+    @property
+    def failing(self) -> list[str]:
+        return [t.name for t in self.tensors if not t.passed]
+
+
 @dataclass
-class Report:
+class Report(_Verdict):
     """The check of one network on one batch: a TensorResult per parameter tensor, in order W1, b1, ..."""
 
     architecture: str
@@ -129,13 +143,6 @@ class Report:
     tensors: list[TensorResult]
     checked_dtype: str = "float64"
 
-    @property
-    def passed(self) -> bool:
-        return all(t.passed for t in self.tensors)
-
-    @property
-    def failing(self) -> list[str]:
-        return [t.name for t in self.tensors if not t.passed]
 
     def totals(self) -> dict[str, Any]:
         checked = [t for t in self.tensors if t.checked]
@@ -196,7 +203,7 @@ def _objective(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss,
     """Network.loss_value (data loss + weight decay) and the pre-activations Zs of the same forward pass,
     so that the kink check costs no second pass."""
     Zs, Ys = net.forward_all(X)
-    return net._data_loss(Zs[-1], Ys[-1], T, loss) + net.decay_value(weight_decay), Zs
+    return net.data_loss(Zs[-1], Ys[-1], T, loss) + net.decay_value(weight_decay), Zs
 
 
 def check_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0, *,
@@ -335,7 +342,7 @@ def short_name(registry, name: str) -> str:
 
 
 @dataclass
-class SuiteCase:
+class SuiteCase(_Verdict):
     """One network of the suite: `depth` hidden layers of `hidden`, an output layer of `output`."""
 
     hidden: str
@@ -346,13 +353,6 @@ class SuiteCase:
     weight_decay: float
     tensors: list[TensorResult] = field(default_factory=list)
 
-    @property
-    def passed(self) -> bool:
-        return all(t.passed for t in self.tensors)
-
-    @property
-    def failing(self) -> list[str]:
-        return [t.name for t in self.tensors if not t.passed]
 
     @property
     def max_rel_error(self) -> float:

@@ -95,7 +95,7 @@ def evaluate(net: Network, split: Split, loss: Loss) -> dict[str, float]:
         X = split.X[start:start + EVAL_CHUNK]
         T = split.T[start:start + EVAL_CHUNK]
         Zs, Ys = net.forward_all(X)
-        total += net._data_loss(Zs[-1], Ys[-1], T, loss) * len(X)
+        total += net.data_loss(Zs[-1], Ys[-1], T, loss) * len(X)
         if split.y is not None:
             correct += accuracy_count(Ys[-1], split.y[start:start + EVAL_CHUNK])
     out = {"loss": total / len(split)}

@@ -86,7 +86,7 @@ class Network:
     def loss_value(self, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0) -> float:
         """L(X, T) without gradients (the fused, stable value where the output layer allows it)."""
         Zs, Ys = self.forward_all(X)
-        return self._data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
+        return self.data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
 
     def loss_and_gradients(self, X: np.ndarray, T: np.ndarray, loss: Loss,
                            weight_decay: float = 0.0) -> tuple[float, list[np.ndarray]]:
@@ -103,7 +103,7 @@ class Network:
         Delta_{l-1} = (Delta_l W_l^T) * phi'_{l-1}(Z_{l-1})  (as an activation's backward).
         """
         Zs, Ys = self.forward_all(X)
-        value = self._data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
+        value = self.data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
         delta = self.output_delta(Zs[-1], Ys[-1], T, loss)
         grads: list[np.ndarray] = [None] * (2 * len(self.layers))  # type: ignore[list-item]
         for l in range(len(self.layers) - 1, -1, -1):
@@ -127,7 +127,8 @@ class Network:
     def is_fused(self, loss: Loss) -> bool:
         return loss.fused_activation is not None and loss.fused_activation == self.layers[-1].activation.name
 
-    def _data_loss(self, Z, Y, T, loss: Loss) -> float:
+    def data_loss(self, Z: np.ndarray, Y: np.ndarray, T: np.ndarray, loss: Loss) -> float:
+        """(1/N) sum_i E(y_i, t_i) from the output layer's Z and Y (fused value where it applies)."""
         return loss.fused_value(Z, T) if self.is_fused(loss) else loss.value(Y, T)
 
     def decay_value(self, weight_decay: float) -> float:
