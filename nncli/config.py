@@ -311,9 +311,12 @@ def validate(raw: dict) -> Config:
     except ValidationError as e:
         raise _format_pydantic(e, Config) from None
     reg = _registries()
+    # aliases (logistic, identity, bce, ...) become the registered name, so every later check and the
+    # resolved config see one name per thing
     for i, layer in enumerate(cfg.model.layers):
-        reg["activation"].get(layer.activation, where=f"model.layers.{i}.activation")
-    loss = reg["loss"].get(cfg.loss, where="loss")()
+        layer.activation = reg["activation"].get(layer.activation, where=f"model.layers.{i}.activation").name
+    cfg.loss = reg["loss"].get(cfg.loss, where="loss").name
+    loss = reg["loss"].get(cfg.loss)()
     out = cfg.model.layers[-1]
     problem = loss.check_output(out.activation, out.units)
     if problem:

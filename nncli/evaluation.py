@@ -22,7 +22,7 @@ from .errors import ConfigError, DataError
 from .nn.losses import LOSSES
 from .nn.network import Network
 from .pipeline import LoadedRun, rngs
-from .train import EVAL_CHUNK, Split, evaluate
+from .train import EVAL_CHUNK, Split, evaluate, predicted_classes
 
 MNIST_FORMAT = ("mnist", "fashion-mnist")
 
@@ -55,11 +55,6 @@ def outputs(net: Network, X: np.ndarray) -> np.ndarray:
     """The network's outputs Y_L (N, units), computed EVAL_CHUNK rows at a time."""
     return np.concatenate([net.forward(X[i:i + EVAL_CHUNK]) for i in range(0, len(X), EVAL_CHUNK)]) \
         if len(X) else np.zeros((0, net.sizes[-1]), dtype=net.layers[0].W.dtype)
-
-
-def predicted_classes(Y: np.ndarray) -> np.ndarray:
-    """argmax of each row, or output > 0.5 for one sigmoid unit."""
-    return (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
 
 
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -121,7 +116,7 @@ def evaluate_run(loaded: LoadedRun, data: list[str] | None = None, split: str = 
     X, y = sets[split]
     units = loaded.net.sizes[-1]
     loss = LOSSES.get(cfg.loss)()
-    T = datasets.targets(ds, y, units, cfg.loss, cfg.dtype)
+    T = datasets.targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
     target = Split(X, T, y if ds.task == "classification" else None)
     metrics = evaluate(loaded.net, target, loss)
     result = Evaluation(split, ds.name, len(X), float(metrics["loss"]))
@@ -225,7 +220,7 @@ def is_classification(loaded: LoadedRun) -> bool:
     task = loaded.summary.get("dataset", {}).get("task")
     if task:
         return task == "classification"
-    return loaded.cfg.loss in ("categorical_crossentropy", "cce", "binary_crossentropy", "bce")
+    return loaded.cfg.loss in ("categorical_crossentropy", "binary_crossentropy")
 
 
 @dataclass
@@ -260,4 +255,7 @@ def predict(loaded: LoadedRun, X: np.ndarray) -> Predictions:
     names = class_names(loaded)
     if names is not None and len(names) != max(Y.shape[1], 2):
         names = None
-    return Predictions(Y, predicted_classes(Y), names)
+    classes = predicted_classes(Y)
+    if Y.shape[1] == 1:  # one sigmoid unit gives P(class 1): list both probabilities
+        Y = np.concatenate([1 - Y, Y], axis=1)
+    return Predictions(Y, classes, names)

@@ -177,7 +177,7 @@ def applies(cfg) -> str | None:
     layers = cfg.model.layers
     if len(layers) != 1:
         return f"the network has {len(layers)} layers; the analysis needs one linear layer"
-    if layers[0].activation not in ("linear", "identity"):
+    if layers[0].activation != "linear":
         return f"the layer's activation is {layers[0].activation}; the analysis needs linear"
     if not isinstance(LOSSES.get(cfg.loss)(), MeanSquaredError):
         return f"the loss is {cfg.loss}; the analysis needs mse"

@@ -313,3 +313,12 @@ def test_init_from_copies_the_weights(tmp_path):
     prepared = pipeline.prepare(C.load(XOR, [f"model.init_from={tmp_path / 'w.npz'}"]))
     for name, a in prepared.net.state().items():
         np.testing.assert_array_equal(a, arrays[name])
+
+
+def test_aliases_become_the_registered_names():
+    """`logistic` and `bce` are aliases: the checks and the resolved config use sigmoid and
+    binary_crossentropy (so BCE accepts a `logistic` output layer)."""
+    cfg = C.load(XOR, ["model.layers.1.activation=logistic", "loss=bce", "model.layers.0.activation=identity"])
+    assert [layer.activation for layer in cfg.model.layers] == ["linear", "sigmoid"]
+    assert cfg.loss == "binary_crossentropy"
+    assert "logistic" not in cfg.dump() and "bce" not in cfg.dump()
