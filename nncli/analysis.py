@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .nn.network import Network
+from .train import predicted_classes
 
 # -- boolean functions of two inputs --------------------------------------------------------------
 #: truth table (f(0,0), f(0,1), f(1,0), f(1,1)) -> name with placeholders p, q for the two variables
@@ -176,12 +177,8 @@ def decision_grid(net: Network, X: np.ndarray, nx: int = 48, ny: int = 24, pad: 
     P = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(net.layers[0].W.dtype)
     _, Ys = net.forward_all(P)
     out = Ys[-1].astype(np.float64)
-    if out.shape[1] == 1:
-        predicted = (out[:, 0] > 0.5).astype(int)
-        confidence = np.where(predicted == 1, out[:, 0], 1 - out[:, 0])
-    else:
-        predicted = out.argmax(axis=1)
-        confidence = out.max(axis=1)
+    predicted = predicted_classes(out)
+    confidence = np.abs(out[:, 0] - 0.5) + 0.5 if out.shape[1] == 1 else out.max(axis=1)
     return {
         "xs": xs, "ys": ys,
         "outputs": out.reshape(ny, nx, -1),

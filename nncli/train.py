@@ -82,10 +82,14 @@ class Result:
     diverged_at: dict[str, int] | None = None
 
 
+def predicted_classes(Y: np.ndarray) -> np.ndarray:
+    """The class each row of outputs Y (N, units) predicts: argmax, or output > 0.5 for one sigmoid unit."""
+    return (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
+
+
 def accuracy_count(Y: np.ndarray, y: np.ndarray) -> int:
-    """Correct predictions: argmax of the outputs, or output > 0.5 for one sigmoid unit."""
-    pred = (Y[:, 0] > 0.5) if Y.shape[1] == 1 else Y.argmax(axis=1)
-    return int(np.count_nonzero(pred == y))
+    """How many rows of Y predict their label y."""
+    return int(np.count_nonzero(predicted_classes(Y) == y))
 
 
 def evaluate(net: Network, split: Split, loss: Loss) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,19 @@ def test_regression_run_predicts_outputs(run_cli, tmp_path, write_config):
 def test_evaluation_library_confusion_matrix():
     cm = evaluation.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+
+
+def test_one_sigmoid_unit_predicts_both_class_probabilities(run_cli, tmp_path):
+    """XOR's single sigmoid output is P(class 1): predict lists p0 = 1 - y and p1 = y."""
+    xor = Path(__file__).resolve().parents[1] / "configs" / "xor.yaml"
+    assert run_cli("train", xor, "--out", tmp_path / "run", "-q").exit_code == 0
+    np.save(tmp_path / "in.npy", np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]]))
+    r = run_cli("predict", tmp_path / "run", tmp_path / "in.npy")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["class", "p0", "p1"]
+    values = np.array(rows[1:], float)
+    assert values[:, 0].tolist() == [0, 1, 1, 0]
+    np.testing.assert_allclose(values[:, 1] + values[:, 2], 1.0, atol=1e-5)
+    net = pipeline.load_run(tmp_path / "run").net
+    np.testing.assert_allclose(values[:, 2], net.forward(np.load(tmp_path / "in.npy"))[:, 0], rtol=1e-5)
