@@ -116,7 +116,7 @@ class Prepared:
 
 
 def _split(ds: datasets.Dataset, X, y, units: int, cfg: Config) -> Split:
-    T = datasets.targets(ds, y, units, cfg.loss, cfg.dtype)
+    T = datasets.targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
     return Split(X, T, y if ds.task == "classification" else None)
 
 

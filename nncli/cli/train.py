@@ -85,7 +85,7 @@ def train(
             # with --resume there is no CONFIG: every positional argument is a KEY=VALUE override
             args = ([str(config)] if config is not None else []) + list(overrides or [])
             plan = pipeline.open_resume(resume, args)
-            if plan.done:
+            if plan.done:  # the answer itself ("already completed"), so said even with --quiet
                 err_console.print(plan.message, highlight=False)
                 if as_json:
                     typer.echo(json.dumps({"run_dir": str(plan.run.path), **plan.summary}, indent=2))

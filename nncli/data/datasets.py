@@ -85,13 +85,12 @@ def check(ds: Dataset) -> None:
             raise DataError(f"targets contain NaN or infinite values (first at row {row})", where=where)
 
 
-def targets(ds: Dataset, y: np.ndarray, units: int, loss: str, dtype) -> np.ndarray:
+def targets(ds: Dataset, y: np.ndarray, units: int, dtype, where: str = "model.layers") -> np.ndarray:
     """The target matrix T (N, units) the loss compares with the network's outputs.
 
     Classification: one sigmoid unit gets y as 0/1; K output units get one-hot rows (K = n_classes).
-    Regression: y itself, with k = units columns.
+    Regression: y itself, with k = units columns. `where` names the output layer's units in messages.
     """
-    where = f"model.layers.-1.units"
     if ds.task == "classification":
         if units == 1:
             if ds.n_classes != 2:
@@ -107,7 +106,8 @@ def targets(ds: Dataset, y: np.ndarray, units: int, loss: str, dtype) -> np.ndar
         return T
     if y.shape[1] != units:
         raise ConfigError(f"the output layer has {units} units but the targets of {ds.name} have "
-                          f"{y.shape[1]} columns", where=where)
+                          f"{y.shape[1]} columns; use units: {y.shape[1]} (or give the data "
+                          f"{units} target columns)", where=where)
     return y.astype(dtype, copy=False)
 
 
