@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 import zipfile
 import zlib
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import atomic
+from . import atomic, jsonable
 from .errors import RunDirError
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
@@ -128,7 +127,7 @@ class RunDir:
         self._write(METRICS, metrics_csv(rows, columns).encode("utf-8"))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self._write(SUMMARY, (json.dumps(summary, indent=2, default=_json_default) + "\n").encode("utf-8"))
+        self._write(SUMMARY, (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8"))
 
     # -- reading ----------------------------------------------------------------------------------
     @classmethod
@@ -228,11 +227,3 @@ def _printable(e: Exception, limit: int = 100) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

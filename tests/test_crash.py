@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, XOR
-from nncli import pipeline, runs
+from nncli import atomic, pipeline
 
 CONFIG = """\
 seed: 5
@@ -145,7 +145,7 @@ def full_disk_after(monkeypatch, writes: int) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(runs.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
 
 
 def test_disk_full_before_training_exits_2_and_removes_the_new_run_dir(run_cli, tmp_path, monkeypatch):

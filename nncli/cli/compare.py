@@ -16,13 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import analysis, pipeline
+from .. import analysis, jsonable, pipeline
 from ..errors import ConfigError
 from ..runs import CONFIG
 from . import app
 from .errors import err_console, handle_errors
-from .inspect import _finite, _jsonable, _plots
-from .render import fmt
+from .render import fmt, plots_module
 
 STATUS_STYLE = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow",
                 "incomplete": "yellow", "running": "yellow", "failed": "red"}
@@ -165,14 +164,14 @@ def compare(
     """One table of many runs: the config keys that differ, status, final and best metrics, time."""
     with handle_errors():
         if png is not None:
-            _plots()
+            plots_module()
             if png.suffix.lower() != ".png":
                 raise ConfigError(f"must name a .png file, got {str(png)!r}", where="--png")
         runs = read_runs(run_dirs)
         result = analysis.compare_rows(runs)
         rows = analysis.sort_rows(result, sort) if sort else result["rows"]
         if as_json:
-            typer.echo(json.dumps(_finite(rows), default=_jsonable, indent=2))
+            typer.echo(jsonable.dumps(rows))
         else:
             console = Console(highlight=False)
             if not console.is_terminal:
@@ -195,5 +194,5 @@ def compare(
                     name = label(run, result["keys"])
                     series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (
                         curve["epoch"], curve["value"])
-            path = _plots().loss_curves(png, series, f"loss of {len(series)} runs")
+            path = plots_module().loss_curves(png, series, f"loss of {len(series)} runs")
             err_console.print(f"wrote {path}", highlight=False)

@@ -7,8 +7,6 @@ adding one is one line in SECTIONS. The numbers come from nncli.analysis; this m
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,12 +19,12 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from .. import analysis, pipeline
+from .. import analysis, jsonable, pipeline
 from ..data import datasets
 from ..errors import ConfigError, NncliError
 from . import app, charts
 from .errors import err_console, handle_errors
-from .render import fmt
+from .render import fmt, plots_module
 from .render_shrinkage import shrinkage  # the weight-decay lab's section
 
 SMALL_LAYER = (12, 8)  # layers up to this many inputs x units are shown as numbers, larger ones as heatmaps
@@ -157,7 +155,7 @@ def loss_curves(ins: Inspection) -> Section:
             continue
         out.append(charts.line_chart(series, width=ins.width, height=12 if kind == "loss" else 8, title=kind,
                                      log_y=None if kind == "loss" else False))
-        pictures.append((f"{kind}.png", lambda p, series=series, kind=kind: _plots().loss_curves(
+        pictures.append((f"{kind}.png", lambda p, series=series, kind=kind: plots_module().loss_curves(
             p, series, f"{ins.loaded.run.path.name}: {kind}", kind, None if kind == "loss" else False)))
     return Section("curves", "loss curve", data, out, pictures)
 
@@ -194,7 +192,7 @@ def weights(ins: Inspection) -> Section | None:
             body.append(f"b{l + 1}:\n", style="dim")
             body.append_text(charts.heatmap(b[None, :], max_rows=1, max_cols=ins.width - 12, mono=ins.mono))
             out += [head, body]
-    pictures = [("weights.png", lambda p: _plots().weights(
+    pictures = [("weights.png", lambda p: plots_module().weights(
         p, [(f"W{l + 1}", L.W, L.b) for l, L in enumerate(ins.net.layers)]))]
     return Section("weights", "weights and biases", data, out, pictures)
 
@@ -304,7 +302,7 @@ def decision_maps(ins: Inspection) -> Section | None:
     out.append(charts.diverging_legend(1.0, 0.0, mono=ins.mono))
     data = {"xs": big["xs"], "ys": big["ys"], "outputs": big["outputs"], "predicted": big["predicted"],
             "range": analysis.grid_range(X)}
-    pictures = [("decision.png", lambda p: _plots().decision_maps(p, big, points, labels, maps_png))]
+    pictures = [("decision.png", lambda p: plots_module().decision_maps(p, big, points, labels, maps_png))]
     return Section("decision_maps", "decision maps", data, out, pictures)
 
 
@@ -339,7 +337,7 @@ def unit_images(ins: Inspection) -> Section | None:
     all_units = analysis.strongest_units(W, min(32, W.shape[1]))
     return Section("unit_images", f"first-layer weights of the {len(units)} strongest units (largest ‖w‖)",
                    data, [grid, charts.diverging_legend(vmax, mono=ins.mono)],
-                   [("units.png", lambda p: _plots().unit_images(p, all_units))])
+                   [("units.png", lambda p: plots_module().unit_images(p, all_units))])
 
 
 #: the sections of `nncli inspect`, in order (add a function here to add a section)
@@ -371,36 +369,6 @@ def fmt_num(v: float) -> str:
     return charts.fmt_num(float(v))
 
 
-def _plots():
-    from .. import plots
-
-    plots.pyplot()  # fail early, with the install hint, when matplotlib is missing
-    return plots
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _finite(o: Any) -> Any:
-    """NaN and infinities become null (JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _finite(o.tolist())
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
 @app.command()
 def inspect(
     run_dir: Path = typer.Argument(..., help="a run directory, e.g. runs/xor-20260101-120000", show_default=False),
@@ -415,14 +383,14 @@ def inspect(
     """Show what a trained network learned: summary, loss curve, weights, truth tables, decision maps."""
     with handle_errors():
         if png is not None:
-            _plots()
+            plots_module()
         console = Console(width=width, highlight=False) if width else Console(highlight=False)
         if not console.is_terminal and not width:
             console = Console(width=100, highlight=False)
         ins = inspect_run(run_dir, width=console.width, mono=console.color_system is None)
         secs = sections(ins, section)
         if as_json:
-            typer.echo(json.dumps(_finite({s.name: s.data for s in secs}), default=_jsonable, indent=2))
+            typer.echo(jsonable.dumps({s.name: s.data for s in secs}))
         else:
             render(secs, console)
         if png is not None:

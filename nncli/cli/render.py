@@ -118,3 +118,11 @@ def print_summary(console: Console, s: dict[str, Any], run_dir: str) -> None:
                        " ".join(fmt(float(v)) for v in p["output"]))
         console.print(pt)
     console.print(f"run directory: {run_dir}", highlight=False)
+
+
+def plots_module():
+    """nncli.plots, after checking matplotlib is installed (raises the error with the install hint when it is not)."""
+    from .. import plots
+
+    plots.pyplot()  # fail early, with the install hint, when matplotlib is missing
+    return plots
