@@ -37,7 +37,6 @@ import numpy as np
 
 from . import pipeline
 from .config import Config
-from .data import datasets
 from .errors import ConfigError, DataError
 from .nn.activations import ACTIVATIONS, Activation
 from .nn.losses import LOSSES, Loss

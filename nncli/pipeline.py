@@ -19,7 +19,6 @@ checkpoint.npz holds plain arrays only (read with allow_pickle=False):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
