@@ -27,16 +27,6 @@ class RunDirError(NncliError):
     """A run directory is missing, incomplete, corrupted or cannot be written."""
 
 
-class TrainingFailed(NncliError):
-    """Training could not finish (for example the loss diverged). Exit code 1."""
-
-    exit_code = 1
-
-
-class DivergedError(TrainingFailed):
-    """The loss or a parameter became NaN or infinite."""
-
-
 class GradcheckFailed(NncliError):
     """Analytic and numerical gradients disagree beyond tolerance. Exit code 1."""
 

@@ -27,11 +27,8 @@ class Registry(Generic[T]):
                 if key in self._items:
                     raise ValueError(f"{self.kind} {key!r} is already registered")
                 self._items[key] = obj
-            if not vars(obj).get("name") if hasattr(obj, "__dict__") else False:
-                try:
-                    obj.name = name  # type: ignore[attr-defined]
-                except (AttributeError, TypeError):
-                    pass
+            if isinstance(obj, type) and not vars(obj).get("name"):  # a class without its own name
+                obj.name = name  # type: ignore[attr-defined]
             return obj
 
         return decorate

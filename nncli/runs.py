@@ -25,15 +25,6 @@ CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
 
 
 # -- atomic writes --------------------------------------------------------------------------------
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never half of one (see nncli/atomic.py)."""
-    atomic.write_bytes(path, data)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -110,7 +101,7 @@ class RunDir:
     # -- writing ----------------------------------------------------------------------------------
     def _write(self, name: str, data: bytes) -> None:
         try:
-            write_bytes_atomic(self.file(name), data)
+            atomic.write_bytes(self.file(name), data)
         except OSError as e:
             raise RunDirError(f"cannot write {name}: {e.strerror or e}", where=str(self.path)) from None
 
@@ -189,12 +180,9 @@ class RunDir:
                                       f"value must be a number or empty)", where=str(p)) from None
         return header, rows
 
-    def read_npz(self, name: str = WEIGHTS) -> dict[str, np.ndarray]:
-        """All arrays of an .npz, loaded with allow_pickle=False (object arrays are refused)."""
-        return read_npz(self.file(name))
-
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz, loaded with allow_pickle=False (object arrays are refused)."""
     path = Path(path)
     if not path.is_file():
         raise RunDirError("missing", where=str(path))

@@ -14,7 +14,7 @@ import typer
 
 from .. import evaluation, pipeline
 from ..errors import ConfigError, DataError
-from ..runs import write_bytes_atomic
+from ..atomic import write_bytes
 from . import app
 from .errors import err_console, handle_errors
 
@@ -56,6 +56,6 @@ def _write(path: Path, data: bytes) -> None:
     if path.parent and not path.parent.is_dir():
         raise DataError("the directory does not exist", where=str(path.parent))
     try:
-        write_bytes_atomic(path, data)
+        write_bytes(path, data)
     except OSError as e:
         raise DataError(f"cannot write: {e.strerror or e}", where=str(path)) from None
