@@ -60,11 +60,13 @@ def architecture(sizes: list[int], activations: list[str]) -> str:
     return " -> ".join([str(sizes[0])] + [f"[{u} {a}]" for u, a in zip(sizes[1:], activations)])
 
 
-def build_network(cfg: Config, n_in: int, rng: np.random.Generator, warm_start: bool = True) -> Network:
-    """Dense layers of the config's sizes and activations, initialised from `rng` (or `init_from`, unless
-    `warm_start` is False: a resumed run takes its weights from its checkpoint instead)."""
+def build_network(cfg: Config, n_in: int, rng: np.random.Generator | None, warm_start: bool = True,
+                  init=None) -> Network:
+    """Dense layers of the config's sizes and activations, initialised from `rng` with the config's
+    initializer (or `init`), or from `init_from` unless `warm_start` is False (a resumed run takes its
+    weights from its checkpoint instead)."""
     dtype = np.dtype(cfg.dtype)
-    init = INITIALIZERS.get(cfg.model.init.name)(**cfg.model.init.options)
+    init = init or INITIALIZERS.get(cfg.model.init.name)(**cfg.model.init.options)
     layers, fan_in = [], n_in
     for spec in cfg.model.layers:
         W = init(rng, fan_in, spec.units, dtype)
@@ -618,13 +620,7 @@ def load_run(path: str | Path, require_weights: bool = True) -> LoadedRun:
     if cfg.model.input is None:
         raise RunDirError("config.yaml has no model.input (was it written by `nncli train`?)",
                           where=str(run.file("config.yaml")))
-    dtype = np.dtype(cfg.dtype)
-    layers, fan_in = [], cfg.model.input
-    for spec in cfg.model.layers:
-        layers.append(Dense(np.zeros((fan_in, spec.units), dtype), np.zeros(spec.units, dtype),
-                            ACTIVATIONS.get(spec.activation)()))
-        fan_in = spec.units
-    net = Network(layers)
+    net = build_network(cfg, cfg.model.input, None, warm_start=False, init=INITIALIZERS.get("zeros")())
     if not run.file(WEIGHTS).is_file():
         if not require_weights and not run.file("summary.json").exists():
             return LoadedRun(run, cfg, None, {})
