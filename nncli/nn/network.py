@@ -85,8 +85,13 @@ class Network:
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0) -> float:
         """L(X, T) without gradients (the fused, stable value where the output layer allows it)."""
+        return self.loss_and_preactivations(X, T, loss, weight_decay)[0]
+
+    def loss_and_preactivations(self, X: np.ndarray, T: np.ndarray, loss: Loss,
+                                weight_decay: float = 0.0) -> tuple[float, list[np.ndarray]]:
+        """L(X, T) and the pre-activations [Z_1..Z_L] of the same forward pass (gradcheck's kink test)."""
         Zs, Ys = self.forward_all(X)
-        return self.data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
+        return self.data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay), Zs
 
     def loss_and_gradients(self, X: np.ndarray, T: np.ndarray, loss: Loss,
                            weight_decay: float = 0.0) -> tuple[float, list[np.ndarray]]:
