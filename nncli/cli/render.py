@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 REFRESH_SECONDS = 0.1  # the live view is updated at most ~10 times a second
 
@@ -31,6 +32,17 @@ def metrics_text(row: dict[str, Any], brief: bool = False) -> str:
                      if k not in skip and v is not None and (not brief or k.endswith(("loss", "accuracy"))))
 
 
+class MetricsProgress(Progress):
+    """A progress bar with the latest epoch's metrics on a line of their own below it, so that neither is
+    squeezed on an 80-column terminal."""
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            if task.fields.get("metrics"):
+                yield Text("  " + task.fields["metrics"], style="dim")
+
+
 class TrainProgress:
     """Training events -> a Rich progress bar (terminal) or one plain line every `every` epochs (logs)."""
 
@@ -44,10 +56,10 @@ class TrainProgress:
         self.started = time.perf_counter()
         self.progress: Progress | None = None
         if self.live:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                TextColumn("{task.fields[metrics]}"), TextColumn("{task.fields[speed]}"),
-                TimeRemainingColumn(), console=console, transient=False, refresh_per_second=10)
+            self.progress = MetricsProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
+                console=console, transient=False, refresh_per_second=10)
             self.task = self.progress.add_task(f"train {name}", total=epochs, metrics="", speed="")
 
     def __enter__(self):
