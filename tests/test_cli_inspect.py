@@ -264,3 +264,16 @@ def test_a_run_killed_after_a_checkpoint(xor_run, tmp_path):
     assert "h1 ~" in r.stdout
     rows = json.loads(cli("compare", run, xor_run, "--json").stdout)
     assert [r["status"] for r in rows] == ["running", "completed"]
+
+
+def test_every_section_name_selects_that_section(run_cli, xor_run):
+    """--section NAME shows exactly the section of that name, for every section the help lists."""
+    from nncli.cli.inspect import SECTIONS
+
+    for f in SECTIONS:
+        r = run_cli("inspect", xor_run, "--section", f.__name__, "--json")
+        assert r.exit_code == 0, r.output
+        data = json.loads(r.stdout)
+        assert list(data) in ([f.__name__], []), (f.__name__, list(data))
+        if f.__name__ in ("overview", "curves", "weights", "truth_tables", "decision_maps"):
+            assert list(data) == [f.__name__]

@@ -142,7 +142,7 @@ def overview(ins: Inspection) -> Section:
     return Section("overview", f"run {ins.loaded.run.path}", data, [t])
 
 
-def loss_curves(ins: Inspection) -> Section:
+def curves(ins: Inspection) -> Section:
     """The loss (and val/test loss) per epoch, and the accuracies when present, as terminal charts."""
     c = analysis.curves(ins.columns, ins.rows)
     data = {"metrics": ins.columns, "epochs": len(ins.rows), "curves": analysis.curve_stats(c)}
@@ -342,17 +342,16 @@ def unit_images(ins: Inspection) -> Section | None:
 
 #: the sections of `nncli inspect`, in order (add a function here to add a section)
 SECTIONS: list[Callable[[Inspection], Section | None]] = [
-    overview, loss_curves, weights, truth_tables, decision_maps, unit_images, shrinkage,
+    overview, curves, weights, truth_tables, decision_maps, unit_images, shrinkage,
 ]
 
 
 def sections(ins: Inspection, only: list[str] | None = None) -> list[Section]:
     out = [s for s in (f(ins) for f in SECTIONS) if s is not None]
     if only:
-        known = [s.__name__ for s in SECTIONS]
-        names = {s.name for s in out}
+        known = [s.__name__ for s in SECTIONS]  # each section function is named as its Section
         for name in only:
-            if name not in known and name not in names:
+            if name not in known:
                 raise ConfigError(f"no section {name!r}; choose from {', '.join(known)}", where="--section")
         out = [s for s in out if s.name in only]
     return out
