@@ -41,7 +41,7 @@ from .nn.losses import LOSSES, Loss
 from .nn.network import Dense, Network
 from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
-from . import runs
+from . import jsonable, runs
 from .runs import CHECKPOINT, METRICS, SUMMARY, WEIGHTS, RunDir, read_npz
 from .train import EVAL_CHUNK, Events, Result, Split, State, TrainData, Trainer, evaluate, metric_columns
 
@@ -361,14 +361,8 @@ def checkpoint_arrays(p: Prepared, state: State) -> dict[str, np.ndarray]:
     if state.best_weights is not None:
         arrays.update({f"best.{k}": v for k, v in zip(p.net.parameter_names(), state.best_weights)})
     arrays["perm"] = state.perm if state.perm is not None else np.zeros(0, dtype=np.int64)
-    arrays["state"] = np.frombuffer(json.dumps(meta, default=_json_number).encode("utf-8"), dtype=np.uint8)
+    arrays["state"] = np.frombuffer(json.dumps(meta, default=jsonable.default).encode("utf-8"), dtype=np.uint8)
     return arrays
-
-
-def _json_number(o):
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def save_checkpoint(p: Prepared, run: RunDir, state: State) -> None:

@@ -304,7 +304,7 @@ class Trainer:
         `step` is the step found at fault (default: the one about to be taken)."""
         step = state.step + 1 if step is None else step
         params = self.net.parameters()
-        if not all(np.isfinite(p).all() for p in params):
+        if not all_finite(params):
             for p, s in zip(params, snapshot):
                 p[...] = s
         lr = self.cfg.optimizer.lr
