@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .nn.network import Network
-from .train import predicted_classes
+from .metrics import predicted_classes
 
 # -- boolean functions of two inputs --------------------------------------------------------------
 #: truth table (f(0,0), f(0,1), f(1,0), f(1,1)) -> name with placeholders p, q for the two variables

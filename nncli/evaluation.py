@@ -22,7 +22,8 @@ from .errors import ConfigError, DataError
 from .nn.losses import LOSSES
 from .nn.network import Network
 from .pipeline import LoadedRun, rngs
-from .train import EVAL_CHUNK, Split, evaluate, predicted_classes
+from .data.splits import Split, split_validation, targets
+from .metrics import evaluate, outputs, predicted_classes
 
 MNIST_FORMAT = ("mnist", "fashion-mnist")
 
@@ -49,12 +50,6 @@ class Evaluation:
             out["confusion"] = self.confusion.tolist()
             out["per_class"] = self.per_class
         return out
-
-
-def outputs(net: Network, X: np.ndarray) -> np.ndarray:
-    """The network's outputs Y_L (N, units), computed EVAL_CHUNK rows at a time."""
-    return np.concatenate([net.forward(X[i:i + EVAL_CHUNK]) for i in range(0, len(X), EVAL_CHUNK)]) \
-        if len(X) else np.zeros((0, net.sizes[-1]), dtype=net.layers[0].W.dtype)
 
 
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -102,7 +97,7 @@ def evaluate_run(loaded: LoadedRun, data: list[str] | None = None, split: str = 
     if ds.X_test is not None:
         sets["test"] = (ds.X_test, ds.y_test)
     if cfg.train.validation_split > 0:
-        tr, va = datasets.split_validation(ds.X, ds.y, cfg.train.validation_split, stream,
+        tr, va = split_validation(ds.X, ds.y, cfg.train.validation_split, stream,
                                            stratify=ds.task == "classification")
         sets["val"], sets["train"] = (ds.X[va], ds.y[va]), (ds.X[tr], ds.y[tr])
     else:
@@ -116,7 +111,7 @@ def evaluate_run(loaded: LoadedRun, data: list[str] | None = None, split: str = 
     X, y = sets[split]
     units = loaded.net.sizes[-1]
     loss = LOSSES.get(cfg.loss)()
-    T = datasets.targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
+    T = targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
     target = Split(X, T, y if ds.task == "classification" else None)
     metrics = evaluate(loaded.net, target, loss)
     result = Evaluation(split, ds.name, len(X), float(metrics["loss"]))

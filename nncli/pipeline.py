@@ -43,7 +43,9 @@ from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from . import jsonable, runs
 from .runs import CHECKPOINT, METRICS, SUMMARY, WEIGHTS, RunDir, read_npz
-from .train import EVAL_CHUNK, Events, Result, Split, State, TrainData, Trainer, evaluate, metric_columns
+from .data.splits import Split, TrainData, split_validation, targets
+from .metrics import EVAL_CHUNK, evaluate, metric_columns
+from .train import Events, Result, State, Trainer
 
 PREDICTIONS_MAX = 16  # datasets this small get their predictions listed in summary.json
 
@@ -117,7 +119,7 @@ class Prepared:
 
 
 def _split(ds: datasets.Dataset, X, y, units: int, cfg: Config) -> Split:
-    T = datasets.targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
+    T = targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
     return Split(X, T, y if ds.task == "classification" else None)
 
 
@@ -157,7 +159,7 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
     X, y = ds.X, ds.y
     val = None
     if cfg.train.validation_split > 0:
-        tr, va = datasets.split_validation(X, y, cfg.train.validation_split, streams["data"],
+        tr, va = split_validation(X, y, cfg.train.validation_split, streams["data"],
                                            stratify=ds.task == "classification")
         val = _split(ds, X[va], y[va], units, cfg)
         X, y = X[tr], y[tr]

@@ -20,28 +20,8 @@ from .nn.losses import Loss
 from .nn.network import Network
 from .nn.optimizers import Optimizer
 from .nn.schedules import Schedule
-
-EVAL_CHUNK = 8192  # rows per forward pass when evaluating, to bound memory
-
-
-@dataclass
-class Split:
-    """Features X (N, d), targets T (N, units), and class labels y (N,) for classification (else None)."""
-
-    X: np.ndarray
-    T: np.ndarray
-    y: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-
-@dataclass
-class TrainData:
-    train: Split
-    val: Split | None = None
-    test: Split | None = None
-
+from .data.splits import Split, TrainData
+from .metrics import accuracy_count, evaluate, higher_is_better
 
 class Events(Protocol):
     def on_batch(self, epoch: int, batch: int, batches: int) -> None: ...
@@ -82,54 +62,11 @@ class Result:
     diverged_at: dict[str, int] | None = None
 
 
-def predicted_classes(Y: np.ndarray) -> np.ndarray:
-    """The class each row of outputs Y (N, units) predicts: argmax, or output > 0.5 for one sigmoid unit."""
-    return (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
-
-
-def accuracy_count(Y: np.ndarray, y: np.ndarray) -> int:
-    """How many rows of Y predict their label y."""
-    return int(np.count_nonzero(predicted_classes(Y) == y))
-
-
-def evaluate(net: Network, split: Split, loss: Loss) -> dict[str, float]:
-    """Data loss (no weight decay term) and, for classification, accuracy, in chunks of EVAL_CHUNK rows."""
-    total, correct = 0.0, 0
-    for start in range(0, len(split), EVAL_CHUNK):
-        X = split.X[start:start + EVAL_CHUNK]
-        T = split.T[start:start + EVAL_CHUNK]
-        Zs, Ys = net.forward_all(X)
-        total += net.data_loss(Zs[-1], Ys[-1], T, loss) * len(X)
-        if split.y is not None:
-            correct += accuracy_count(Ys[-1], split.y[start:start + EVAL_CHUNK])
-    out = {"loss": total / len(split)}
-    if split.y is not None:
-        out["accuracy"] = correct / len(split)
-    return out
-
-
-def metric_columns(data: TrainData) -> list[str]:
-    """Columns of metrics.csv for this data: epoch, step, loss, [accuracy], val_*, test_*, lr, seconds."""
-    cols = ["epoch", "step", "loss"]
-    if data.train.y is not None:
-        cols.append("accuracy")
-    for name, split in (("val", data.val), ("test", data.test)):
-        if split is not None:
-            cols.append(f"{name}_loss")
-            if split.y is not None:
-                cols.append(f"{name}_accuracy")
-    return cols + ["lr", "seconds"]
-
-
 def all_finite(arrays: list[np.ndarray]) -> bool:
     """No NaN or infinity in any array. One sum per array (NaN and inf propagate through it) is much
     cheaper than np.isfinite(a).all(); a sum overflowing means weights near 1e308 (float64) or 1e38
     (float32), which is divergence too."""
     return all(math.isfinite(a.sum()) for a in arrays)
-
-
-def lower_is_better(monitor: str) -> bool:
-    return not monitor.endswith("accuracy")
 
 
 class Trainer:
@@ -287,7 +224,7 @@ class Trainer:
             return False
         min_delta = es.min_delta if es else 0.0
         better = state.best is None or (
-            value < state.best["value"] - min_delta if lower_is_better(monitor)
+            value < state.best["value"] - min_delta if not higher_is_better(monitor)
             else value > state.best["value"] + min_delta)
         if better:
             state.best = {"epoch": row["epoch"], "monitor": monitor, "value": value}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nncli import config as config_mod
-from nncli.data.datasets import split_validation
+from nncli.data.splits import split_validation
 from nncli.nn.activations import ACTIVATIONS
 from nncli.nn.losses import LOSSES
 from nncli.nn.network import Dense, Network

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import Field
 
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..options import Options
 from ..registry import Registry
 
@@ -83,58 +83,6 @@ def check(ds: Dataset) -> None:
         elif not np.isfinite(y).all():
             row = int(np.argwhere(~np.isfinite(y))[0, 0])
             raise DataError(f"targets contain NaN or infinite values (first at row {row})", where=where)
-
-
-def targets(ds: Dataset, y: np.ndarray, units: int, dtype, where: str = "model.layers") -> np.ndarray:
-    """The target matrix T (N, units) the loss compares with the network's outputs.
-
-    Classification: one sigmoid unit gets y as 0/1; K output units get one-hot rows (K = n_classes).
-    Regression: y itself, with k = units columns. `where` names the output layer's units in messages.
-    """
-    if ds.task == "classification":
-        if units == 1:
-            if ds.n_classes != 2:
-                raise ConfigError(f"one output unit can only separate 2 classes, but {ds.name} has "
-                                  f"{ds.n_classes}; use {ds.n_classes} softmax units with "
-                                  f"categorical_crossentropy", where=where)
-            return y.astype(dtype)[:, None]
-        if units != ds.n_classes:
-            raise ConfigError(f"the output layer has {units} units but {ds.name} has {ds.n_classes} classes; "
-                              f"use units: {ds.n_classes}", where=where)
-        T = np.zeros((len(y), units), dtype=dtype)
-        T[np.arange(len(y)), y] = 1
-        return T
-    if y.shape[1] != units:
-        raise ConfigError(f"the output layer has {units} units but the targets of {ds.name} have "
-                          f"{y.shape[1]} columns; use units: {y.shape[1]} (or give the data "
-                          f"{units} target columns)", where=where)
-    return y.astype(dtype, copy=False)
-
-
-def split_validation(X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator,
-                     stratify: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val) of a seeded, shuffled split; stratified by class for classification:
-    each class gives round(fraction * its count) samples (at least one when it has two or more)."""
-    n = len(X)
-    if not stratify:
-        perm = rng.permutation(n)
-        n_val = max(1, int(round(fraction * n)))
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-    val = []
-    for c in np.unique(y):
-        members = np.flatnonzero(y == c)
-        rng.shuffle(members)
-        k = int(round(fraction * len(members)))
-        if k == 0 and len(members) >= 2:
-            k = 1
-        val.append(members[:k])
-    val_idx = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
-    mask = np.ones(n, dtype=bool)
-    mask[val_idx] = False
-    if not mask.any() or not len(val_idx):
-        raise ConfigError(f"validation_split={fraction} leaves no training or no validation samples "
-                          f"out of {n}", where="train.validation_split")
-    return np.flatnonzero(mask), val_idx
 
 
 # -- built-in datasets ----------------------------------------------------------------------------
