@@ -6,7 +6,6 @@
   a 2-unit layer expressed as a function of those two units ("output ~ h1 AND NOT h2").
 - `decision_grid(net, X)`: the output and every hidden unit's activation over a grid spanning the data.
 - `strongest_units(W, k)`: the first-layer units with the largest weight norm, as square images.
-- `flatten`, `differing_keys`, `compare_rows`, `sort_rows`: the table of `nncli compare`.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
 from .nn.network import Network
-from .metrics import predicted_classes
+from .metrics import higher_is_better, predicted_classes
 
 # -- boolean functions of two inputs --------------------------------------------------------------
 #: truth table (f(0,0), f(0,1), f(1,0), f(1,1)) -> name with placeholders p, q for the two variables
@@ -80,7 +78,7 @@ def _truth(net: Network, l: int, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
     0/1 targets), or for softmax where the unit has the largest output."""
     if l < len(net.layers) - 1:
         return Z > 0
-    if net.layers[l].activation.name == "softmax":
+    if net.layers[l].activation.normalised_rows:
         return Y == Y.max(axis=1, keepdims=True)
     return Y > 0.5
 
@@ -244,109 +242,7 @@ def curve_stats(c: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, flo
             out[name] = {"first": float(v[0]), "last": float(v[-1]), "points": len(v)}
             continue
         w = np.where(finite, v, np.nan)
-        best = int(np.nanargmax(w) if name.endswith("accuracy") else np.nanargmin(w))
+        best = int(np.nanargmax(w) if higher_is_better(name) else np.nanargmin(w))
         out[name] = {"first": float(v[0]), "last": float(v[-1]), "min": float(np.nanmin(w)),
                      "max": float(np.nanmax(w)), "best_epoch": pts["epoch"][best], "points": len(v)}
     return out
-
-
-# -- compare --------------------------------------------------------------------------------------
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{"optimizer": {"lr": 0.5}, "model": {"layers": [{"units": 2}]}} -> {"optimizer.lr": 0.5,
-    "model.layers.0.units": 2}: dotted keys (list items by index), the same paths overrides use."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(flatten(v, f"{prefix}.{i}" if prefix else str(i)))
-        return out
-    return {prefix: value}
-
-
-MISSING = object()
-
-
-def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
-    """The dotted keys whose values are not the same in all the (nested) configs, in order of first
-    appearance; a key present in some configs only differs too."""
-    flat = [flatten(c) for c in configs]
-    keys = list(dict.fromkeys(k for f in flat for k in f))
-    return [k for k in keys if len({repr(f.get(k, MISSING)) for f in flat}) > 1]
-
-
-def run_time(summary: dict[str, Any], rows: list[dict[str, Any]]) -> float | None:
-    """Wall time from summary.json, else the training seconds of the last metrics row (killed runs)."""
-    if summary.get("wall_seconds") is not None:
-        return float(summary["wall_seconds"])
-    if rows and rows[-1].get("seconds") is not None:
-        return float(rows[-1]["seconds"])
-    return None
-
-
-def status(summary: dict[str, Any]) -> str:
-    """summary.json's status; `incomplete` when there is no summary.json (killed, or still running)."""
-    return str(summary.get("status") or "incomplete")
-
-
-def compare_rows(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The table of `nncli compare`. Each run is {"run": name, "config": nested dict, "summary": dict,
-    "rows": metrics rows}. Returns {"keys": differing config keys, "metrics": metric names, "rows":
-    [{"run", "config": {key: value}, "status", "epochs", "final": {...}, "best": {...}, "seconds"}]}."""
-    keys = differing_keys([r["config"] for r in runs])
-    table, metrics = [], []
-    for r in runs:
-        flat = flatten(r["config"])
-        s, rows = r["summary"], r["rows"]
-        final = {k: v for k, v in (s.get("final") or (rows[-1] if rows else {})).items()
-                 if k not in ("epoch", "step", "lr", "seconds")}
-        metrics += [k for k in final if k not in metrics]
-        epochs = s.get("epochs", int(rows[-1]["epoch"]) if rows and rows[-1].get("epoch") is not None else 0)
-        table.append({"run": r["run"], "config": {k: flat.get(k) for k in keys}, "status": status(s),
-                      "epochs": epochs, "final": final, "best": s.get("best"), "seconds": run_time(s, rows)})
-    return {"keys": keys, "metrics": metrics, "rows": table}
-
-
-def sort_key_value(row: dict[str, Any], key: str) -> Any:
-    """The value of `key` in a compare row: `final.loss`, `loss` or `val_accuracy` (final metrics),
-    `best.value`, `best.epoch`, `epochs`, `seconds`, `status`, `run`, or a differing config key."""
-    if key in ("epochs", "seconds", "status", "run"):
-        return row.get(key)
-    if key.startswith("final."):
-        return row["final"].get(key[6:])
-    if key.startswith("best."):
-        return (row.get("best") or {}).get(key[5:])
-    if key in row["final"]:
-        return row["final"][key]
-    if key in row["config"]:
-        return row["config"][key]
-    return MISSING
-
-
-def sort_rows(table: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """The rows sorted by `key`, best first: ascending for losses, times and config values, descending
-    for accuracies and best.value of an accuracy; runs without the value go last. ConfigError (exit 2)
-    for a key no row has, listing the valid ones."""
-    rows = table["rows"]
-    values = [sort_key_value(r, key) for r in rows]
-    if all(v is MISSING for v in values):
-        valid = (["final." + m for m in table["metrics"]] + table["metrics"] +
-                 ["best.value", "best.epoch", "epochs", "seconds", "status", "run"] + table["keys"])
-        raise ConfigError(f"cannot sort by {key!r}; choose one of: {', '.join(dict.fromkeys(valid))}",
-                          where="--sort")
-    descending = key.endswith("accuracy") or (key == "best.value" and any(
-        str((r.get("best") or {}).get("monitor", "")).endswith("accuracy") for r in rows))
-
-    def rank(item):
-        v = item[1]
-        absent = v is MISSING or v is None or (isinstance(v, float) and not math.isfinite(v))
-        if absent:
-            return (1, 0, "")
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return (0, -v if descending else v, "")
-        return (0, 0, str(v))
-
-    return [r for r, _ in sorted(zip(rows, values), key=rank)]

@@ -10,13 +10,21 @@ from __future__ import annotations
 import copy
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Iterable, Literal, Mapping, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .data import DATASETS
 from .errors import ConfigError
-from .registry import Registry
+from .metrics import MONITORS
+from .nn.activations import ACTIVATIONS
+from .nn.initializers import INITIALIZERS
+from .nn.losses import LOSSES
+from .nn.optimizers import OPTIMIZERS
+from .nn.schedules import SCHEDULES
+from .options import format_errors, resolve
+from .readers import parse_yaml, read_yaml_mapping
 
 FULL_BATCH = "full"
 
@@ -125,67 +133,33 @@ class Config(Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
 
 
-# -- YAML -----------------------------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe loading (no Python objects), and a duplicated key is an error instead of silently the last."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    seen = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", mark)
-        seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"YAML syntax error: {problem}", where=where) from None
-
-
-def read_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("config file not found; give the path of a YAML config such as configs/xor.yaml",
-                          where=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a YAML config file", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read the config: {e}", where=str(path)) from None
-    data = parse_yaml(text, str(path))
-    if data is None:
-        raise ConfigError("the config is empty; see configs/xor.yaml for a complete example", where=str(path))
-    if not isinstance(data, dict):
-        raise ConfigError(f"a config must be a YAML mapping of keys to values, not a {type(data).__name__}",
-                          where=str(path))
-    return data
-
-
 # -- overrides ------------------------------------------------------------------------------------
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply `a.b.0.c=VALUE` overrides (VALUE is YAML) to a copy of the raw config mapping."""
+def parse_assignment(item: str, what: str = "an override", example: str = "optimizer.lr=0.5") -> tuple[str, Any]:
+    """`KEY=VALUE` -> (KEY, VALUE read as YAML): the one parser of KEY=VALUE arguments."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{what} must look like KEY=VALUE (for example {example}), got {item!r}")
+    key = key.strip()
+    return key, parse_yaml(text, f"{'override' if what == 'an override' else 'option'} {key}")
+
+
+def assignments(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+    """Overrides as (dotted key, value) pairs: from KEY=VALUE strings (YAML values) or a mapping of dotted
+    keys to Python values (the Python API: {"optimizer.lr": 0.5})."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, Mapping):
+        return [(str(k), copy.deepcopy(v)) for k, v in overrides.items()]
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    return [parse_assignment(item) for item in overrides]
+
+
+def apply_overrides(raw: dict, overrides: Iterable[str] | Mapping[str, Any] | None) -> dict:
+    """Apply `a.b.0.c=VALUE` overrides (VALUE is YAML; or a mapping of dotted keys to values) to a copy
+    of the raw config mapping."""
     raw = copy.deepcopy(raw)
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"an override must look like KEY=VALUE (for example optimizer.lr=0.5), "
-                              f"got {item!r}")
-        key = key.strip()
-        value = parse_yaml(text, f"override {key}")
+    for key, value in assignments(overrides):
         parts = key.split(".")
         node: Any = raw
         for depth, part in enumerate(parts):
@@ -220,116 +194,31 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 # -- validation -----------------------------------------------------------------------------------
-def _registries() -> dict[str, Registry]:
-    from .data.datasets import DATASETS
-    from .nn.activations import ACTIVATIONS
-    from .nn.initializers import INITIALIZERS
-    from .nn.losses import LOSSES
-    from .nn.optimizers import OPTIMIZERS
-    from .nn.schedules import SCHEDULES
-
-    return {"data": DATASETS, "activation": ACTIVATIONS, "init": INITIALIZERS, "loss": LOSSES,
-            "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
-
-
-def _model_fields(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-def _format_pydantic(error: ValidationError, root: type[BaseModel], prefix: str = "") -> ConfigError:
-    lines = []
-    for err in error.errors():
-        loc = [str(p) for p in err["loc"]]
-        # union members appear as extra loc parts (`int`, `literal['full']`); drop them
-        loc = [p for p in loc if not (p in ("int", "float", "str", "bool") or p.startswith(("literal[", "function-")))]
-        where = ".".join(([prefix] if prefix else []) + loc)
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            valid = _valid_keys(root, err["loc"][:-1])
-            close = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            lines.append(f"{where}: unknown key{hint} (valid keys here: {', '.join(valid)})")
-        elif kind == "missing":
-            lines.append(f"{where}: missing; this key is required")
-        else:
-            got = err.get("input")
-            msg = err["msg"].removeprefix("Value error, ")
-            msg = msg[0].lower() + msg[1:]
-            lines.append(f"{where}: {msg} (got {got!r})" if not isinstance(got, dict) else f"{where}: {msg}")
-    return ConfigError("\n".join(dict.fromkeys(lines)))
-
-
-def _valid_keys(root: type[BaseModel], loc: tuple) -> list[str]:
-    model: Any = root
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        for candidate in getattr(ann, "__args__", (ann,)):
-            inner = getattr(candidate, "__args__", (candidate,))
-            found = [c for c in inner if isinstance(c, type) and issubclass(c, BaseModel)]
-            if found or (isinstance(candidate, type) and issubclass(candidate, BaseModel)):
-                model = found[0] if found else candidate
-                break
-    return _model_fields(model) if isinstance(model, type) and issubclass(model, BaseModel) else []
-
-
-def _check_options(spec: dict, registry: Registry, where: str) -> dict:
-    """Validate a spec's options against its registered class; return them with defaults filled in."""
-    cls = registry.get(spec["name"], where=f"{where}.name" if where != "loss" else where)
-    options_model = getattr(cls, "Options", None)
-    options = {k: v for k, v in spec.items() if k not in ("name",)}
-    if options_model is None:
-        if options:
-            raise ConfigError(f"{registry.kind} {spec['name']!r} takes no options, got {', '.join(options)}",
-                              where=where)
-        return {}
-    fixed = ["name", "lr", "schedule"] if registry.kind == "optimizer" else ["name"]
-    valid = fixed + _model_fields(options_model)
-    for key in options:
-        if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            takes = (f"valid keys here: {', '.join(valid)}" if len(valid) > len(fixed) else
-                     f"{registry.kind} {spec['name']!r} takes no options")
-            raise ConfigError(f"unknown key; {hint}({takes})".replace("; (", " ("), where=f"{where}.{key}")
-    try:
-        return options_model(**options).model_dump(mode="json")
-    except ValidationError as e:
-        raise _format_pydantic(e, options_model, where) from None
-    except TypeError as e:
-        raise ConfigError(str(e), where=where) from None
-
-
 def validate(raw: dict) -> Config:
     """Validate a raw config mapping; every problem becomes a ConfigError naming its dotted path."""
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as e:
-        raise _format_pydantic(e, Config) from None
-    reg = _registries()
+        raise format_errors(e, Config) from None
     # aliases (logistic, identity, bce, ...) become the registered name, so every later check and the
     # resolved config see one name per thing
     for i, layer in enumerate(cfg.model.layers):
-        layer.activation = reg["activation"].get(layer.activation, where=f"model.layers.{i}.activation").name
-    cfg.loss = reg["loss"].get(cfg.loss, where="loss").name
-    loss = reg["loss"].get(cfg.loss)()
+        layer.activation = ACTIVATIONS.get(layer.activation, where=f"model.layers.{i}.activation").name
+    cfg.loss = LOSSES.get(cfg.loss, where="loss").name
     out = cfg.model.layers[-1]
-    problem = loss.check_output(out.activation, out.units)
+    problem = LOSSES.get(cfg.loss)().check_output(out.activation, out.units)
     if problem:
         raise ConfigError(problem, where=f"model.layers.{len(cfg.model.layers) - 1}")
     for i, layer in enumerate(cfg.model.layers[:-1]):
-        if layer.activation == "softmax" and layer.units < 2:
-            raise ConfigError("a softmax layer needs at least 2 units", where=f"model.layers.{i}")
+        if ACTIVATIONS.get(layer.activation).normalised_rows and layer.units < 2:
+            raise ConfigError(f"a {layer.activation} layer needs at least 2 units", where=f"model.layers.{i}")
     # pluggable things: check names and options, fill in defaults
-    data_opts = _check_options({"name": cfg.data.name, **cfg.data.options}, reg["data"], "data")
-    init_opts = _check_options({"name": cfg.model.init.name, **cfg.model.init.options}, reg["init"], "model.init")
-    opt_opts = _check_options({"name": cfg.optimizer.name, **cfg.optimizer.options}, reg["optimizer"], "optimizer")
+    data = validate_data({"name": cfg.data.name, **cfg.data.options})
+    init_opts = resolve({"name": cfg.model.init.name, **cfg.model.init.options}, INITIALIZERS, "model.init")
+    opt_opts = resolve({"name": cfg.optimizer.name, **cfg.optimizer.options}, OPTIMIZERS, "optimizer",
+                       fixed=("name", "lr", "schedule"))
     sched = cfg.optimizer.schedule
-    sched_opts = _check_options({"name": sched.name, **sched.options}, reg["schedule"], "optimizer.schedule")
+    sched_opts = resolve({"name": sched.name, **sched.options}, SCHEDULES, "optimizer.schedule")
     es = cfg.train.early_stopping
     if es is not None and es.monitor not in MONITORS:
         close = difflib.get_close_matches(es.monitor, MONITORS, n=1)
@@ -337,26 +226,38 @@ def validate(raw: dict) -> Config:
         raise ConfigError(f"cannot monitor {es.monitor!r}{hint} (choices: {', '.join(MONITORS)})",
                           where="train.early_stopping.monitor")
     resolved = cfg.model_dump(mode="json")
-    resolved["data"] = {"name": cfg.data.name, **data_opts}
+    resolved["data"] = {"name": data.name, **data.options}
     resolved["model"]["init"] = {"name": cfg.model.init.name, **init_opts}
     resolved["optimizer"] = {"name": cfg.optimizer.name, "lr": cfg.optimizer.lr, **opt_opts,
                              "schedule": {"name": sched.name, **sched_opts}}
-    for key in ("init_from",):
-        if resolved["model"][key]:
-            resolved["model"][key] = str(Path(resolved["model"][key]).expanduser().resolve())
-    if resolved["data"].get("path"):
-        resolved["data"]["path"] = str(Path(resolved["data"]["path"]).expanduser().resolve())
+    if resolved["model"]["init_from"]:
+        resolved["model"]["init_from"] = _absolute(resolved["model"]["init_from"])
     return Config.model_validate(resolved)
 
 
-#: metrics that early stopping can watch (lower is better for losses, higher for accuracies)
-MONITORS = ["loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "accuracy"]
+def validate_data(spec: Any, where: str = "data") -> Spec:
+    """A config's `data` section alone (a name or {name, **options}), validated with defaults filled in."""
+    try:
+        data = Spec.model_validate(_spec(spec))
+    except ValidationError as e:
+        raise format_errors(e, Spec, where) from None
+    options = resolve({"name": data.name, **data.options}, DATASETS, where)
+    for key, value in options.items():  # data files are recorded as absolute paths (path, test_path)
+        if (key == "path" or key.endswith("_path")) and isinstance(value, str):
+            options[key] = _absolute(value)
+    return Spec(name=data.name, **options)
 
 
-def load(path: str | Path, overrides: list[str] | None = None, seed: int | None = None) -> Config:
-    """Read a YAML config, apply KEY=VALUE overrides (and --seed), validate, and fill in defaults."""
-    raw = read_yaml(path)
-    raw = apply_overrides(raw, list(overrides or []))
+def _absolute(path: str) -> str:
+    """A path taken from the current directory, as an absolute path (nncli never changes directory)."""
+    return str(Path(path).expanduser().resolve())
+
+
+def load(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None,
+         seed: int | None = None) -> Config:
+    """Read a YAML config, apply KEY=VALUE overrides (and a seed), validate, and fill in defaults."""
+    raw = read_yaml_mapping(path)
+    raw = apply_overrides(raw, overrides)
     if seed is not None:
         raw["seed"] = seed
     return validate(raw)

@@ -2,7 +2,34 @@
 
 Exit codes (documented in README): 0 success, 1 training failed (diverged, gradcheck over tolerance),
 2 bad usage, config or data, 130 interrupted.
+
+Messages speak of values, config paths and the library's own parameter names, never of CLI flags. Where a
+message names a parameter of a library function (`split`, `max_params`, `runs_dir`), it is written
+`argument("max_params")`: `str(error)` shows the parameter name, and the CLI shows the flag that sets it
+(`--max-params`) with `error.text(flags=True)`.
 """
+
+from __future__ import annotations
+
+import re
+
+_MARK = "\x1a"
+_ARGUMENT = re.compile(f"{_MARK}([A-Za-z_][A-Za-z0-9_]*){_MARK}")
+
+
+def argument(name: str) -> str:
+    """A reference to the library parameter `name` inside a message (see the module docstring)."""
+    return f"{_MARK}{name}{_MARK}"
+
+
+def flag(name: str) -> str:
+    """The command-line flag that sets parameter `name`: max_params -> --max-params."""
+    return "--" + name.replace("_", "-")
+
+
+def render(text: str, flags: bool = False) -> str:
+    """A message with its parameter references written as names, or as the CLI's flags."""
+    return _ARGUMENT.sub(lambda m: flag(m.group(1)) if flags else m.group(1), text)
 
 
 class NncliError(Exception):
@@ -12,7 +39,12 @@ class NncliError(Exception):
 
     def __init__(self, message: str, *, where: str | None = None):
         self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
+        self.raw = f"{where}: {message}" if where else message
+        super().__init__(render(self.raw))
+
+    def text(self, flags: bool = False) -> str:
+        """The message; with `flags`, parameters are named by their command-line flags."""
+        return render(self.raw, flags)
 
 
 class ConfigError(NncliError):

@@ -1,31 +1,32 @@
-"""Evaluating and using a trained run: its loss, accuracy and confusion matrix on a dataset, and its
+"""Evaluating and using a trained network: its loss, accuracy and confusion matrix on a dataset, and its
 predictions for new inputs read from .npy, .npz, .csv or IDX files. Never prints.
 
-Which set `evaluate_run` uses: with data overrides (other data), the dataset's own test set if it has one,
-else all of it; without, the run's test set, else its validation split (recomputed from the seed exactly as
-in training), else its training set.
+Which set `evaluate` uses: with other data, the dataset's own test set if it has one, else all of it;
+without, the run's test set, else its validation split, else its training set, each exactly as training
+made it (`runner.run_data`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from . import config as config_mod
-from .data import datasets
+from .config import Config, parse_assignment, validate_data
+from .data import DATASETS
 from .data.idx import read_idx
-from .data.real import CLASS_NAMES, parse_numbers, read_npz_arrays, read_table, scale_images
-from .errors import ConfigError, DataError
+from .data.images import scale_images
+from .data.files import parse_numbers, read_npz_arrays, read_table
+from .data.splits import Split
+from .errors import ConfigError, DataError, argument
+from .metrics import evaluate as split_metrics, outputs, predicted_classes
 from .nn.losses import LOSSES
 from .nn.network import Network
-from .pipeline import LoadedRun, rngs
-from .data.splits import Split, split_validation, targets
-from .metrics import evaluate, outputs, predicted_classes
+from .runner import run_data
 
-MNIST_FORMAT = ("mnist", "fashion-mnist")
+SPLITS = ("auto", "test", "val", "train", "all")
 
 
 @dataclass
@@ -57,125 +58,99 @@ def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
 
-def data_spec(loaded: LoadedRun, data: list[str]) -> tuple[config_mod.Spec, bool]:
-    """The run's data section with `data` applied: KEY=VALUE overrides of it (`path=...`, `limit=100`), or
-    one data file (.csv -> csv, .npz -> npz, a directory -> the same dataset from there). Returns the
-    validated spec and whether anything was changed."""
-    raw = loaded.cfg.model_dump(mode="json")
+def with_data(cfg: Config, data: list[str]) -> tuple[Config, bool]:
+    """`cfg` with its data section changed by `data`: KEY=VALUE overrides of it (`path=...`, `limit=100`),
+    or one data file (.csv -> csv, .npz -> npz, a directory -> the same dataset from there). Returns the
+    config and whether anything was changed."""
     if not data:
-        return loaded.cfg.data, False
+        return cfg, False
+    spec = {"name": cfg.data.name, **cfg.data.options}
     if len(data) == 1 and "=" not in data[0]:
         path = Path(data[0])
         if path.is_dir():
             data = [f"path={path}"]
         elif path.suffix.lower() in (".csv", ".npz"):
-            if raw["data"]["name"] != path.suffix.lower()[1:]:
-                raw["data"] = {"name": path.suffix.lower()[1:]}
+            if spec["name"] != path.suffix.lower()[1:]:
+                spec = {"name": path.suffix.lower()[1:]}
             data = [f"path={path}"]
         else:
             raise ConfigError(f"{data[0]!r} is neither KEY=VALUE nor a .csv/.npz file or a dataset directory",
-                              where="--data")
-    raw = config_mod.apply_overrides(raw, [f"data.{item}" for item in data])
-    raw["data"] = {k: v for k, v in raw["data"].items() if v is not None}
-    cfg = config_mod.validate(raw)
-    return cfg.data, True
+                              where=argument("data"))
+    for item in data:
+        key, value = parse_assignment(item, "a data option", "path=data.csv")
+        spec[key] = value
+    new = cfg.model_copy(deep=True)
+    new.data = validate_data({k: v for k, v in spec.items() if v is not None})
+    return new, True
 
 
-def evaluate_run(loaded: LoadedRun, data: list[str] | None = None, split: str = "auto") -> Evaluation:
-    """Loss, accuracy and confusion matrix of a run's network on a dataset (see the module docstring).
-
-    split: auto, train, val, test, or all (the whole dataset, its own test set excluded)."""
-    cfg = loaded.cfg
-    spec, changed = data_spec(loaded, list(data or []))
-    stream = rngs(cfg.seed)["data"]
-    ds = datasets.load(spec, stream, cfg.dtype)
-    n_in = loaded.net.sizes[0]
-    if ds.n_features != n_in:
+def evaluate(cfg: Config, net: Network, data: list[str] | None = None, split: str = "auto") -> Evaluation:
+    """Loss, accuracy and confusion matrix of `net` (trained with `cfg`) on a dataset (see the module
+    docstring). split: auto, train, val, test, or all (train and val together, the test set excluded)."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; use {', '.join(SPLITS)}", where=argument("split"))
+    cfg, changed = with_data(cfg, list(data or []))
+    d = run_data(cfg)
+    ds = d.dataset
+    if ds.n_features != net.sizes[0]:
         raise DataError(f"the data has {ds.n_features} features per sample but the network of this run takes "
-                        f"{n_in}", where=ds.source)
-    sets: dict[str, tuple[np.ndarray, np.ndarray]] = {"all": (ds.X, ds.y)}
-    if ds.X_test is not None:
-        sets["test"] = (ds.X_test, ds.y_test)
-    if cfg.train.validation_split > 0:
-        tr, va = split_validation(ds.X, ds.y, cfg.train.validation_split, stream,
-                                           stratify=ds.task == "classification")
-        sets["val"], sets["train"] = (ds.X[va], ds.y[va]), (ds.X[tr], ds.y[tr])
-    else:
-        sets["train"] = (ds.X, ds.y)
+                        f"{net.sizes[0]}", where=ds.source)
+    sets = {name: d.get(name) for name in ("train", "val", "test") if d.get(name) is not None}
+    sets["all"] = _concat(d.train, d.val) if d.val is not None else d.train
     if split == "auto":
         order = ("test", "all") if changed else ("test", "val", "train")
         split = next(s for s in order if s in sets)
     if split not in sets:
         have = ", ".join(s for s in ("train", "val", "test", "all") if s in sets)
-        raise ConfigError(f"{ds.name} has no {split} set here (available: {have})", where="--split")
-    X, y = sets[split]
-    units = loaded.net.sizes[-1]
-    loss = LOSSES.get(cfg.loss)()
-    T = targets(ds, y, units, cfg.dtype, f"model.layers.{len(cfg.model.layers) - 1}.units")
-    target = Split(X, T, y if ds.task == "classification" else None)
-    metrics = evaluate(loaded.net, target, loss)
-    result = Evaluation(split, ds.name, len(X), float(metrics["loss"]))
+        raise ConfigError(f"{ds.name} has no {split} set here (available: {have})", where=argument("split"))
+    target = sets[split]
+    metrics = split_metrics(net, target, LOSSES.get(cfg.loss)())
+    result = Evaluation(split, ds.name, len(target), float(metrics["loss"]))
     if ds.task == "classification":
-        k = ds.n_classes
-        pred = predicted_classes(outputs(loaded.net, X))
-        cm = confusion_matrix(y, pred, k)
-        names = ds.class_names or [str(i) for i in range(k)]
+        _add_confusion(result, target, predicted_classes(outputs(net, target.X)), ds.n_classes, ds.class_names)
         result.accuracy = float(metrics["accuracy"])
-        result.confusion = cm
-        result.class_names = names
-        for i in range(k):
-            support = int(cm[i].sum())
-            predicted = int(cm[:, i].sum())
-            result.per_class.append({
-                "class": names[i], "support": support,
-                "recall": cm[i, i] / support if support else None,
-                "precision": cm[i, i] / predicted if predicted else None})
     return result
 
 
+def _concat(a: Split, b: Split) -> Split:
+    return Split(np.concatenate([a.X, b.X]), np.concatenate([a.T, b.T]),
+                 None if a.y is None else np.concatenate([a.y, b.y]))
+
+
+def _add_confusion(result: Evaluation, target: Split, pred: np.ndarray, k: int, names: list[str] | None) -> None:
+    cm = confusion_matrix(target.y, pred, k)
+    result.confusion = cm
+    result.class_names = names = names or [str(i) for i in range(k)]
+    for i in range(k):
+        support, predicted = int(cm[i].sum()), int(cm[:, i].sum())
+        result.per_class.append({"class": names[i], "support": support,
+                                 "recall": cm[i, i] / support if support else None,
+                                 "precision": cm[i, i] / predicted if predicted else None})
+
+
 # -- prediction -----------------------------------------------------------------------------------
-def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
-    """Inputs (N, n_0) in the run's dtype from a .npy, .npz, .csv or IDX file, prepared as in training:
-    uint8 images (IDX files, or uint8 arrays for an MNIST-format run) are scaled to [0, 1] by / 255;
-    other numbers are used as they are (the csv and npz datasets do not transform features)."""
+def read_inputs(path: str | Path, cfg: Config, n_in: int) -> np.ndarray:
+    """Inputs (N, n_in) in the config's dtype from a .npy, .npz, .csv or IDX file, prepared as in training
+    (the dataset's class says how: `DatasetSource.input_format`): uint8 images are scaled to [0, 1] by
+    / 255; other numbers are used as they are (the csv and npz datasets do not transform features)."""
     path = Path(path)
     where = str(path)
-    cfg = loaded.cfg
     dtype = np.dtype(cfg.dtype)
-    n_in = loaded.net.sizes[0]
+    fmt = DATASETS.get(cfg.data.name)(**cfg.data.options).input_format()
     if not path.exists():
         raise DataError("no such file; give a .npy, .npz, .csv or IDX images file", where=where)
     if path.is_dir():
         raise DataError("is a directory; give a .npy, .npz, .csv or IDX images file", where=where)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        delimiter = cfg.data.options.get("delimiter", ",") if cfg.data.name == "csv" else ","
-        cells, names, lines, _ = read_table(path, None, delimiter)
-        if cells.shape[1] == n_in + 1 and cfg.data.name == "csv":  # a file with the target column too
-            target = cfg.data.options.get("target", -1)
-            col = names.index(target) if isinstance(target, str) and target in names else int(
-                target if not isinstance(target, str) or target.lstrip("-").isdigit() else -1) % len(names)
+        cells, names, lines, _ = read_table(path, None, fmt["delimiter"])
+        if cells.shape[1] == n_in + 1 and fmt["target"] is not None:  # a file with the target column too
+            col = _target_column(fmt["target"], names)
             cells = np.delete(cells, col, axis=1)
             names = [n for i, n in enumerate(names) if i != col]
         X = parse_numbers(cells, names, lines, dtype, where)
-    elif suffix == ".npz":
-        arrays = read_npz_arrays(path)
-        key = cfg.data.options.get("x", "X") if cfg.data.name == "npz" else "X"
-        if key not in arrays and len(arrays) == 1:
-            key = next(iter(arrays))
-        if key not in arrays:
-            raise DataError(f"has no array {key!r} (it holds {', '.join(sorted(arrays))}); name the inputs "
-                            f"{key!r} or save only one array", where=where)
-        X = _numeric(arrays[key], cfg.data.name, dtype, where, f"array {key!r}")
-    elif suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise DataError(f"refused or unreadable .npy file ({e}); save a plain numeric array",
-                            where=where) from None
-        except (OSError, EOFError) as e:
-            raise DataError(f"not a readable .npy file: {e}", where=where) from None
-        X = _numeric(array, cfg.data.name, dtype, where, "the array")
+    elif suffix in (".npz", ".npy"):
+        X = _numeric(_array(path, suffix, fmt["npz_key"]), fmt["images"], dtype, where)
     else:
         images = read_idx(path)  # IDX, gzipped or raw: any other name (DataError if it is not IDX)
         if images.ndim < 2:
@@ -192,30 +167,59 @@ def read_inputs(path: str | Path, loaded: LoadedRun) -> np.ndarray:
     return X
 
 
-def _numeric(array: np.ndarray, dataset: str, dtype, where: str, what: str) -> np.ndarray:
+def _target_column(target: int | str, names: list[str]) -> int:
+    if isinstance(target, str) and target in names:
+        return names.index(target)
+    if isinstance(target, str) and not target.lstrip("-").isdigit():
+        return len(names) - 1
+    return int(target) % len(names)
+
+
+def _array(path: Path, suffix: str, key: str) -> np.ndarray:
+    """The inputs array of an .npz (array `key`, or its only array) or of an .npy file."""
+    where = str(path)
+    if suffix == ".npz":
+        arrays = read_npz_arrays(path)
+        if key not in arrays and len(arrays) == 1:
+            key = next(iter(arrays))
+        if key not in arrays:
+            raise DataError(f"has no array {key!r} (it holds {', '.join(sorted(arrays))}); name the inputs "
+                            f"{key!r} or save only one array", where=where)
+        return arrays[key]
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as e:
+        raise DataError(f"refused or unreadable .npy file ({e}); save a plain numeric array", where=where) from None
+    except (OSError, EOFError) as e:
+        raise DataError(f"not a readable .npy file: {e}", where=where) from None
+
+
+def _numeric(array: np.ndarray, images: bool, dtype, where: str) -> np.ndarray:
     if array.dtype.kind not in "biuf" or array.ndim == 0:
-        raise DataError(f"{what} must be numeric with one row per sample, got {array.dtype} of shape "
+        raise DataError(f"the inputs must be numeric with one row per sample, got {array.dtype} of shape "
                         f"{array.shape}", where=where)
     if array.ndim == 1:
         array = array[None, :]
-    if array.dtype == np.uint8 and dataset in MNIST_FORMAT:
+    if array.dtype == np.uint8 and images:
         return scale_images(array, dtype)
     return array.reshape(len(array), -1).astype(dtype)
 
 
-def class_names(loaded: LoadedRun) -> list[str] | None:
+def class_names(cfg: Config, summary: dict[str, Any]) -> list[str] | None:
     """The class names of a classification run (from summary.json, else the dataset's own), or None."""
-    dataset = loaded.summary.get("dataset", {})
-    if dataset.get("class_names"):
-        return list(dataset["class_names"])
-    return list(CLASS_NAMES[loaded.cfg.data.name]) if loaded.cfg.data.name in CLASS_NAMES else None
+    dataset = summary.get("dataset")
+    if isinstance(dataset, dict) and isinstance(dataset.get("class_names"), list):
+        return [str(n) for n in dataset["class_names"]]
+    names = getattr(DATASETS.get(cfg.data.name), "class_names", None)
+    return list(names) if names else None
 
 
-def is_classification(loaded: LoadedRun) -> bool:
-    task = loaded.summary.get("dataset", {}).get("task")
+def is_classification(cfg: Config, summary: dict[str, Any]) -> bool:
+    dataset = summary.get("dataset")
+    task = dataset.get("task") if isinstance(dataset, dict) else None
     if task:
         return task == "classification"
-    return loaded.cfg.loss in ("categorical_crossentropy", "binary_crossentropy")
+    return LOSSES.get(cfg.loss).classification
 
 
 @dataclass
@@ -230,7 +234,7 @@ class Predictions:
         names = ["class"] + (["name"] if self.class_names else [])
         return names + [f"p{i}" for i in range(self.outputs.shape[1])]
 
-    def rows(self):
+    def rows(self) -> Iterator[list[str]]:
         """CSV rows (lists of strings)."""
         fmt = np.vectorize(lambda v: f"{v:.6g}", otypes=[str])
         values = fmt(self.outputs) if len(self.outputs) else np.zeros((0, self.outputs.shape[1]), str)
@@ -242,12 +246,11 @@ class Predictions:
                 yield [str(c)] + ([self.class_names[c]] if self.class_names else []) + list(vals)
 
 
-def predict(loaded: LoadedRun, X: np.ndarray) -> Predictions:
-    """The run's outputs for inputs X (N, n_0); classes (argmax, or > 0.5 for one unit) when it classifies."""
-    Y = outputs(loaded.net, X)
-    if not is_classification(loaded):
+def predict(net: Network, X: np.ndarray, classification: bool, names: list[str] | None) -> Predictions:
+    """Outputs for inputs X (N, n_0); classes (argmax, or > 0.5 for one unit) when the network classifies."""
+    Y = outputs(net, X)
+    if not classification:
         return Predictions(Y, None, None)
-    names = class_names(loaded)
     if names is not None and len(names) != max(Y.shape[1], 2):
         names = None
     classes = predicted_classes(Y)

@@ -29,18 +29,18 @@ Large networks: `max_params` checks a seeded random subset of at most that many 
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from . import pipeline
 from .config import Config
-from .errors import ConfigError, DataError
-from .nn.activations import ACTIVATIONS, Activation
+from .errors import ConfigError, DataError, argument
+from .model import architecture, build_network
+from .nn.activations import Activation
 from .nn.losses import LOSSES, Loss
 from .nn.network import Network
+from .runner import rngs, run_data
 
 DEFAULT_EPS = 1e-5
 DEFAULT_TOL = 1e-5
@@ -48,13 +48,6 @@ DEFAULT_FLOOR = 1e-4
 DEFAULT_MAX_PARAMS = 1000  # per tensor; 0 checks every entry
 DEFAULT_SAMPLES = 8
 
-#: the built-in suite's networks: inputs, hidden units, output units (tried in order), samples, decays
-SUITE_INPUTS = 3
-SUITE_HIDDEN_UNITS = 4
-SUITE_OUTPUT_UNITS = (3, 1)
-SUITE_SAMPLES = 5
-SUITE_DEPTHS = (1, 2, 3)
-SUITE_WEIGHT_DECAYS = (0.0, 0.1)
 
 
 @dataclass(frozen=True)
@@ -69,10 +62,10 @@ class Tolerance:
         for key in ("eps", "tol", "floor"):
             value = getattr(self, key)
             if not (np.isfinite(value) and value > 0):
-                raise ConfigError(f"must be a positive number, got {value!r}", where=f"--{key}")
+                raise ConfigError(f"must be a positive number, got {value!r}", where=argument(key))
         if self.eps >= 1:
             raise ConfigError(f"is a finite-difference step and must be small (e.g. 1e-6), got {self.eps!r}",
-                              where="--eps")
+                              where=argument("eps"))
 
 
 @dataclass
@@ -100,19 +93,19 @@ class TensorResult:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["shape"] = list(self.shape)
-        d["max_abs_error"], d["max_rel_error"] = _json_float(self.max_abs_error), _json_float(self.max_rel_error)
+        d["max_abs_error"], d["max_rel_error"] = json_float(self.max_abs_error), json_float(self.max_rel_error)
         if self.worst:
-            d["worst"] = {k: _json_float(v) if isinstance(v, float) else v for k, v in self.worst.items()}
+            d["worst"] = {k: json_float(v) if isinstance(v, float) else v for k, v in self.worst.items()}
         d["passed"] = self.passed
         return d
 
 
-def _json_float(v: float | None) -> float | None:
+def json_float(v: float | None) -> float | None:
     """JSON has no NaN or infinity: a NaN or infinite error (a NaN gradient) becomes null."""
     return v if v is None or np.isfinite(v) else None
 
 
-class _Verdict:
+class Verdict:
     """`passed` and `failing` of anything holding `tensors: list[TensorResult]`."""
 
     tensors: list[TensorResult]
@@ -127,7 +120,7 @@ class _Verdict:
 
 
 @dataclass
-class Report(_Verdict):
+class Report(Verdict):
     """The check of one network on one batch: a TensorResult per parameter tensor, in order W1, b1, ..."""
 
     architecture: str
@@ -150,8 +143,8 @@ class Report(_Verdict):
             "checked": sum(t.checked for t in self.tensors),
             "skipped": sum(t.skipped for t in self.tensors),
             "failed": sum(t.failed for t in self.tensors),
-            "max_abs_error": _json_float(max((t.max_abs_error for t in checked), default=None)),
-            "max_rel_error": _json_float(max((t.max_rel_error for t in checked), default=None)),
+            "max_abs_error": json_float(max((t.max_abs_error for t in checked), default=None)),
+            "max_rel_error": json_float(max((t.max_rel_error for t in checked), default=None)),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,9 +250,8 @@ def random_targets(activation: Activation, n: int, units: int, rng: np.random.Ge
     """Targets (n, units) in the range of an output activation, for any registered loss:
     one-hot rows when its outputs are normalised rows (softmax), 0/1 when its range is [0, 1] (sigmoid),
     uniform inside another bounded range (tanh), standard normal otherwise (linear, relu)."""
-    probe = activation.forward(rng.normal(size=(2, units)))
     lo, hi = activation.output_range
-    if units > 1 and np.allclose(probe.sum(axis=1), 1.0):
+    if units > 1 and activation.normalised_rows:
         return np.eye(units)[rng.integers(0, units, n)]
     if (lo, hi) == (0.0, 1.0):
         return rng.integers(0, 2, (n, units)).astype(np.float64)
@@ -272,31 +264,35 @@ def random_targets(activation: Activation, n: int, units: int, rng: np.random.Ge
 def check_config(cfg: Config, *, samples: int = DEFAULT_SAMPLES, tolerance: Tolerance = Tolerance(),
                  max_params: int = DEFAULT_MAX_PARAMS, random_data: bool = False,
                  source: str | None = None) -> Report:
-    """Check the network `cfg` builds (pipeline.prepare) on `samples` seeded random rows of its training
+    """Check the network `cfg` builds (the one `nncli train` starts from) on `samples` seeded random rows of its training
     data. If the data cannot be loaded, the DataError is the answer, unless `random_data` asks for
     random inputs of the config's input size (model.input) instead. `source` names the config in messages.
     """
     tolerance.validate()
     if samples < 1:
-        raise ConfigError(f"must be at least 1, got {samples}", where="--samples")
+        raise ConfigError(f"must be at least 1, got {samples}", where=argument("samples"))
     if max_params < 0:
-        raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}", where="--max-params")
+        raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}",
+                          where=argument("max_params"))
     rng = np.random.default_rng(cfg.seed)
     try:
-        prepared = pipeline.prepare(cfg)
+        d = run_data(cfg)
     except DataError as e:
         if not random_data:
             raise
         net, loss, X, T, data = _random_batch(cfg, samples, rng, reason=str(e))
     else:
-        net, loss = prepared.net, prepared.loss
-        train = prepared.data.train
-        rows = np.sort(rng.choice(len(train.X), size=min(samples, len(train.X)), replace=False))
-        X, T = train.X[rows], train.T[rows]
-        data = f"{len(rows)} of the {len(train.X)} training rows of {prepared.dataset.name}"
+        n_in = d.dataset.n_features
+        if cfg.model.input is not None and cfg.model.input != n_in:
+            raise ConfigError(f"is {cfg.model.input}, but the {d.dataset.name} data has {n_in} features per "
+                              f"sample", where="model.input")
+        net, loss = build_network(cfg, n_in, rngs(cfg.seed)["init"]), LOSSES.get(cfg.loss)()
+        rows = np.sort(rng.choice(len(d.train.X), size=min(samples, len(d.train.X)), replace=False))
+        X, T = d.train.X[rows], d.train.T[rows]
+        data = f"{len(rows)} of the {len(d.train.X)} training rows of {d.dataset.name}"
     tensors = check_network(net, X, T, loss, cfg.weight_decay, tolerance=tolerance, max_params=max_params,
                             rng=rng)
-    return Report(architecture=pipeline.architecture(net.sizes, net.activation_names), loss=cfg.loss,
+    return Report(architecture=architecture(net.sizes, net.activation_names), loss=cfg.loss,
                   weight_decay=cfg.weight_decay, samples=len(X), dtype=cfg.dtype, data=data,
                   tolerance=tolerance, max_params=max_params, seed=cfg.seed, tensors=tensors)
 
@@ -307,130 +303,8 @@ def _random_batch(cfg: Config, samples: int, rng: np.random.Generator, reason: s
     if n_in is None:
         raise ConfigError(f"the data cannot be loaded ({reason}), and without it the input size is unknown; "
                           f"set it, e.g. model.input=784, to check with --random-data", where="model.input")
-    net = pipeline.build_network(cfg, n_in, pipeline.rngs(cfg.seed)["init"])
+    net = build_network(cfg, n_in, rngs(cfg.seed)["init"])
     loss = LOSSES.get(cfg.loss, where="loss")()
     X = rng.normal(size=(samples, n_in))
     T = random_targets(net.layers[-1].activation, samples, net.layers[-1].units, rng)
     return net, loss, X, T, f"{samples} random rows (--random-data; the data: {reason})"
-
-
-# -- the built-in suite ---------------------------------------------------------------------------
-def canonical_names(registry) -> list[str]:
-    """One name per registered object (aliases dropped): the name it registered itself under."""
-    names: dict[str, None] = {}
-    for key, obj in registry.items():
-        names.setdefault(getattr(obj, "name", None) or key, None)
-    return sorted(names)
-
-
-def short_name(registry, name: str) -> str:
-    """The shortest name (or alias) registered for the same object as `name`: bce for binary_crossentropy."""
-    obj = registry.get(name)
-    return min((k for k, o in registry.items() if o is obj), key=lambda k: (len(k), k))
-
-
-@dataclass
-class SuiteCase(_Verdict):
-    """One network of the suite: `depth` hidden layers of `hidden`, an output layer of `output`."""
-
-    hidden: str
-    depth: int
-    output: str
-    loss: str
-    units: int
-    weight_decay: float
-    tensors: list[TensorResult] = field(default_factory=list)
-
-
-    @property
-    def max_rel_error(self) -> float:
-        return max((t.max_rel_error for t in self.tensors if t.checked), default=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"hidden": self.hidden, "depth": self.depth, "output": self.output, "loss": self.loss,
-                "units": self.units, "weight_decay": self.weight_decay, "passed": self.passed,
-                "failing": self.failing, "max_rel_error": _json_float(self.max_rel_error),
-                "checked": sum(t.checked for t in self.tensors), "skipped": sum(t.skipped for t in self.tensors),
-                "tensors": [t.to_dict() for t in self.tensors]}
-
-
-@dataclass
-class SuiteReport:
-    """Every case of the built-in suite; `hidden` and `outputs` ((output activation, loss) pairs) are
-    the rows and columns of its matrix."""
-
-    cases: list[SuiteCase]
-    hidden: list[str]
-    outputs: list[tuple[str, str]]
-    depths: tuple[int, ...]
-    weight_decays: tuple[float, ...]
-    tolerance: Tolerance
-    seed: int
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.cases)
-
-    @property
-    def failing(self) -> list[SuiteCase]:
-        return [c for c in self.cases if not c.passed]
-
-    def cell(self, hidden: str, depth: int, output: str, loss: str) -> list[SuiteCase]:
-        """The cases (one per weight decay) of one matrix cell."""
-        return [c for c in self.cases
-                if (c.hidden, c.depth, c.output, c.loss) == (hidden, depth, output, loss)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "cases_total": len(self.cases), "cases_failed": len(self.failing),
-                "hidden": self.hidden, "outputs": [{"activation": a, "loss": l} for a, l in self.outputs],
-                "depths": list(self.depths), "weight_decays": list(self.weight_decays),
-                "tolerance": asdict(self.tolerance), "seed": self.seed,
-                "max_rel_error": _json_float(max((c.max_rel_error for c in self.cases), default=0.0)),
-                "skipped": sum(t.skipped for c in self.cases for t in c.tensors),
-                "cases": [c.to_dict() for c in self.cases]}
-
-
-def suite_outputs() -> list[tuple[str, str, int]]:
-    """(output activation, loss, units) for every registered loss and every registered activation the
-    loss accepts as output layer (`Loss.check_output`), with the first accepted of SUITE_OUTPUT_UNITS."""
-    pairs = []
-    for loss_name in canonical_names(LOSSES):
-        loss = LOSSES.get(loss_name)()
-        for act in canonical_names(ACTIVATIONS):
-            units = next((u for u in SUITE_OUTPUT_UNITS if loss.check_output(act, u) is None), None)
-            if units is not None:
-                pairs.append((act, loss_name, units))
-    return pairs
-
-
-def _case_rng(seed: int, *parts: object) -> np.random.Generator:
-    """A Generator for one case, from the seed and the case's names: a case's data does not depend on
-    which other activations or losses are registered."""
-    return np.random.default_rng([seed, zlib.crc32("|".join(map(str, parts)).encode())])
-
-
-def check_case(hidden: str, depth: int, output: str, loss_name: str, units: int, weight_decay: float, *,
-               tolerance: Tolerance = Tolerance(), max_params: int = 0, seed: int = 0) -> SuiteCase:
-    """Build one random suite network (weights N(0, 1/fan_in), biases N(0, 0.5^2), inputs N(0, 1), targets
-    from `random_targets`) and check it."""
-    rng = _case_rng(seed, hidden, depth, output, loss_name, units, weight_decay)
-    sizes = [SUITE_INPUTS] + [SUITE_HIDDEN_UNITS] * depth + [units]
-    weights = [(rng.normal(0, 1 / np.sqrt(a), (a, b)), rng.normal(0, 0.5, b)) for a, b in zip(sizes, sizes[1:])]
-    net = Network.from_arrays(weights, [hidden] * depth + [output])
-    X = rng.normal(size=(SUITE_SAMPLES, SUITE_INPUTS))
-    T = random_targets(net.layers[-1].activation, SUITE_SAMPLES, units, rng)
-    loss = LOSSES.get(loss_name)()
-    tensors = check_network(net, X, T, loss, weight_decay, tolerance=tolerance, max_params=max_params, rng=rng)
-    return SuiteCase(hidden, depth, output, loss_name, units, weight_decay, tensors)
-
-
-def check_suite(*, tolerance: Tolerance = Tolerance(), max_params: int = 0, seed: int = 0) -> SuiteReport:
-    """Every registered activation as hidden layer (1 to 3 layers) under every (output activation, loss)
-    pair of `suite_outputs`, with and without weight decay."""
-    tolerance.validate()
-    hidden = canonical_names(ACTIVATIONS)
-    outputs = suite_outputs()
-    cases = [check_case(h, d, out, loss, units, wd, tolerance=tolerance, max_params=max_params, seed=seed)
-             for h in hidden for d in SUITE_DEPTHS for out, loss, units in outputs for wd in SUITE_WEIGHT_DECAYS]
-    return SuiteReport(cases, hidden, [(o, l) for o, l, _ in outputs], SUITE_DEPTHS, SUITE_WEIGHT_DECAYS,
-                       tolerance, seed)

@@ -10,18 +10,18 @@ import csv
 import io
 import json
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import atomic, jsonable
-from .errors import RunDirError
+from .errors import RunDirError, argument
+from .readers import printable
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
     "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz")
+FILES = (CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT)
 
 
 # -- atomic writes --------------------------------------------------------------------------------
@@ -62,8 +62,9 @@ def create(stem: str, runs_dir: Path | None = None, out: Path | None = None) -> 
             try:
                 out.mkdir()
             except FileExistsError:
-                raise RunDirError("already exists; --out must name a new directory (runs are never "
-                                  "overwritten; use --runs-dir to have a name chosen)", where=str(out)) from None
+                raise RunDirError(f"already exists; {argument('out')} must name a new directory (runs are never "
+                                  f"overwritten; use {argument('runs_dir')} to have a name chosen)",
+                                  where=str(out)) from None
             return RunDir(out)
         runs_dir = Path(runs_dir if runs_dir is not None else "runs")
         runs_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,8 @@ def create(stem: str, runs_dir: Path | None = None, out: Path | None = None) -> 
         raise RunDirError("could not find a free run directory name", where=str(runs_dir))
     except PermissionError as e:
         raise RunDirError(f"cannot create the run directory: permission denied ({e.filename}); choose a "
-                          "writable place with --runs-dir or --out", where=str(out or runs_dir)) from None
+                          f"writable place with {argument('runs_dir')} or {argument('out')}",
+                          where=str(out or runs_dir)) from None
     except OSError as e:
         if isinstance(e, RunDirError):
             raise
@@ -120,6 +122,32 @@ class RunDir:
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write(SUMMARY, (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8"))
 
+    def has_checkpoint(self) -> bool:
+        return self.file(CHECKPOINT).is_file()
+
+    def remove_checkpoint(self) -> None:
+        self.file(CHECKPOINT).unlink(missing_ok=True)
+
+    # -- housekeeping -----------------------------------------------------------------------------
+    def remove_temporaries(self) -> None:
+        """Delete the temporary files (`.<name>.<random>.tmp`) a killed write leaves behind."""
+        for path in self.path.glob(".*.tmp"):
+            if any(path.name.startswith(f".{name}.") for name in FILES):
+                path.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove a run directory that has just been created (only the files nncli writes into it)."""
+        for path in self.path.iterdir():
+            if path.name in FILES or (path.name.startswith(".") and path.name.endswith(".tmp")):
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
     # -- reading ----------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
@@ -158,7 +186,7 @@ class RunDir:
         try:
             return self._parse_metrics(p)
         except (UnicodeDecodeError, csv.Error) as e:
-            raise RunDirError(f"metrics.csv is not a readable CSV file ({_printable(e)})", where=str(p)) from None
+            raise RunDirError(f"metrics.csv is not a readable CSV file ({printable(e)})", where=str(p)) from None
 
     @staticmethod
     def _parse_metrics(p: Path) -> tuple[list[str], list[dict[str, float | None]]]:
@@ -181,26 +209,6 @@ class RunDir:
         return header, rows
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz, loaded with allow_pickle=False (object arrays are refused)."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunDirError("missing", where=str(path))
-    damaged = "not a readable .npz file (truncated or corrupted?)"
-    if not zipfile.is_zipfile(path):
-        raise RunDirError(f"{damaged}: it is not a zip archive", where=str(path))
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:
-        if "pickle" in str(e):  # object arrays need pickle: refused
-            raise RunDirError("refused: it holds pickled Python objects, not plain arrays",
-                              where=str(path)) from None
-        raise RunDirError(f"{damaged}: {_printable(e)}", where=str(path)) from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, zlib.error) as e:
-        raise RunDirError(f"{damaged}: {_printable(e)}", where=str(path)) from None
-
-
 def _is_float(text: str) -> bool:
     try:
         float(text)
@@ -209,9 +217,47 @@ def _is_float(text: str) -> bool:
         return False
 
 
-def _printable(e: Exception, limit: int = 100) -> str:
-    """An exception's text without the binary garbage a corrupted file can put into it."""
-    text = "".join(c if c.isprintable() else "?" for c in str(e))
-    return text if len(text) <= limit else text[:limit] + "..."
+class MemoryRun:
+    """What a run directory would hold, kept in memory: a run trained with `runs_dir=None` (notebooks, and
+    the workers of a sweep, whose results the client writes). The same write methods as RunDir."""
 
+    path = None
 
+    def __init__(self) -> None:
+        self.config: str | None = None
+        self.weights: dict[str, np.ndarray] = {}
+        self.checkpoint: dict[str, np.ndarray] | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+        self.summary: dict[str, Any] = {}
+
+    def write_config(self, text: str) -> None:
+        self.config = text
+
+    def write_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        self.weights = {k: np.array(v) for k, v in arrays.items()}  # copies: the network trains on in place
+
+    def write_checkpoint(self, arrays: dict[str, np.ndarray]) -> None:
+        self.checkpoint = {k: np.array(v) for k, v in arrays.items()}
+
+    def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        self.rows, self.columns = [dict(r) for r in rows], list(columns)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        self.summary = json.loads(json.dumps(summary, default=jsonable.default))
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint is not None
+
+    def remove_checkpoint(self) -> None:
+        self.checkpoint = None
+
+    def save(self, run: RunDir) -> None:
+        """Write everything into the run directory `run` (weights first, as a training run does)."""
+        run.write_weights(self.weights)
+        if self.config is not None:
+            run.write_config(self.config)
+        if self.checkpoint is not None:
+            run.write_checkpoint(self.checkpoint)
+        run.write_metrics(self.rows, self.columns)
+        run.write_summary(self.summary)

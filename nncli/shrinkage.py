@@ -13,7 +13,7 @@ With H = Q diag(lambda) Q^T, the components w_i = q_i^T w of the minimisers sati
   w_tau,i = lambda_i / (lambda_i + tau) * w_star,i,   w_star = W_0 (the unregularised solution),
 so directions with small lambda_i (the error barely depends on them) are shrunk most.
 
-`analyse(X, T, W, b, weight_decay, input_noise)` compares trained weights with this; `for_run(loaded)` does
+`analyse(X, T, W, b, weight_decay, input_noise)` compares trained weights with this; `for_run(cfg, net)` does
 it for a run directory's network on the run's own training data (regenerated from its config), or returns
 None when the run is not a single linear layer trained with mse.
 """
@@ -27,6 +27,7 @@ import numpy as np
 
 from .nn.losses import LOSSES, MeanSquaredError
 from .nn.network import Network
+from .runner import run_data
 
 #: eigenvalues below this fraction of the largest are treated as 0 (w_star has no component there)
 RANK_TOL = 1e-12
@@ -185,14 +186,9 @@ def applies(cfg) -> str | None:
 
 
 def training_data(cfg) -> tuple[np.ndarray, np.ndarray]:
-    """The run's training inputs X (N, d) and targets T (N, k) exactly as training saw them: the dataset
-    regenerated from the resolved config and seed, split as `nncli train` splits it."""
-    from . import pipeline
-
-    cfg = cfg.model_copy(deep=True)
-    cfg.model.init_from = None  # only the data is needed; the weights file may be gone
-    p = pipeline.prepare(cfg)
-    return p.data.train.X, p.data.train.T
+    """The run's training inputs X (N, d) and targets T (N, k) exactly as training saw them."""
+    train = run_data(cfg).train
+    return train.X, train.T
 
 
 def for_run(cfg, net: Network | None) -> ShrinkageReport | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,17 +24,44 @@ from .nn.schedules import Schedule
 from .data.splits import Split, TrainData
 from .metrics import accuracy_count, evaluate, higher_is_better
 
-class Events(Protocol):
-    def on_batch(self, epoch: int, batch: int, batches: int) -> None: ...
-    def on_epoch(self, row: dict[str, Any]) -> None: ...
+@dataclass
+class Start:
+    """What a run says when training starts: its directory (None in memory), the planned epochs, the
+    epoch it starts from (a resumed run), warnings (e.g. a batch size larger than the data) and notes
+    (what a resume does), each to show once."""
+
+    run_dir: Path | None
+    epochs: int
+    first_epoch: int = 1
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-class NoEvents:
-    def on_batch(self, epoch, batch, batches):
-        pass
+class Events:
+    """What training tells its caller (the progress view, a notebook). Subclass and override what you
+    need; `Events.of(obj)` adapts any object that has some of these methods."""
 
-    def on_epoch(self, row):
-        pass
+    def on_start(self, start: Start) -> None:
+        """Once, after the run directory is ready and before the first batch."""
+
+    def on_batch(self, epoch: int, batch: int, batches: int) -> None:
+        """After every optimizer step (batch counts from 1)."""
+
+    def on_epoch(self, row: dict[str, Any]) -> None:
+        """After every epoch, with its metrics row (as in metrics.csv)."""
+
+    @staticmethod
+    def of(obj: Any) -> "Events":
+        """`obj` itself if it is an Events, else an Events calling whichever of its methods exist."""
+        if obj is None:
+            return Events()
+        if isinstance(obj, Events):
+            return obj
+        adapted = Events()
+        for name in ("on_start", "on_batch", "on_epoch"):
+            if callable(getattr(obj, name, None)):
+                setattr(adapted, name, getattr(obj, name))
+        return adapted
 
 
 @dataclass
@@ -108,7 +136,7 @@ class Trainer:
 
     def _fit(self, data: TrainData, events: Events | None, state: State | None,
              should_stop: Callable[[], bool], on_checkpoint: Callable[[State], None] | None) -> Result:
-        events = events or NoEvents()
+        events = Events.of(events)
         state = state or State()
         tc = self.cfg.train
         X, T, y = data.train.X, data.train.T, data.train.y

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nncli import analysis as A
+from nncli import comparison as C
 from nncli.errors import ConfigError
 from nncli.nn.network import Network
 
@@ -141,7 +142,7 @@ def test_flatten_uses_the_dotted_paths_of_overrides():
     cfg = {"optimizer": {"lr": 0.5, "schedule": {"name": "constant"}},
            "model": {"layers": [{"units": 2, "activation": "tanh"}, {"units": 1, "activation": "sigmoid"}]},
            "tags": [1, 2]}
-    assert A.flatten(cfg) == {"optimizer.lr": 0.5, "optimizer.schedule.name": "constant",
+    assert C.flatten(cfg) == {"optimizer.lr": 0.5, "optimizer.schedule.name": "constant",
                               "model.layers.0.units": 2, "model.layers.0.activation": "tanh",
                               "model.layers.1.units": 1, "model.layers.1.activation": "sigmoid", "tags": [1, 2]}
 
@@ -154,13 +155,13 @@ def test_differing_keys_found_from_the_configs():
     deeper = {"seed": 0, "optimizer": {"name": "sgd", "lr": 0.25},
               "model": {"layers": [{"units": 2, "activation": "tanh"}, {"units": 2, "activation": "tanh"},
                                    {"units": 1, "activation": "sigmoid"}]}}
-    assert A.differing_keys([base, base]) == []
-    assert A.differing_keys([base, other]) == ["optimizer.lr", "model.layers.0.units"]
+    assert C.differing_keys([base, base]) == []
+    assert C.differing_keys([base, other]) == ["optimizer.lr", "model.layers.0.units"]
     # a third layer: keys present in one config only differ too
-    assert A.differing_keys([base, deeper]) == ["model.layers.1.units", "model.layers.1.activation",
+    assert C.differing_keys([base, deeper]) == ["model.layers.1.units", "model.layers.1.activation",
                                                 "model.layers.2.units", "model.layers.2.activation"]
     # 1 and 1.0 are different YAML values but 0.5 == 0.5 is not a difference
-    assert A.differing_keys([{"a": 0.5}, {"a": 0.5}, {"a": 0.5}]) == []
+    assert C.differing_keys([{"a": 0.5}, {"a": 0.5}, {"a": 0.5}]) == []
 
 
 def _run(name, lr, loss, acc=None, status="completed", best=None, seconds=1.0):
@@ -174,19 +175,19 @@ def test_compare_rows_and_sorting():
     runs = [_run("a", 0.1, 0.30, 0.75), _run("b", 0.5, 0.05, 1.0), _run("c", 1.0, float("nan"), 0.5, "diverged"),
             {"run": "d", "config": {"optimizer": {"lr": 2.0}, "seed": 0}, "summary": {},
              "rows": [{"epoch": 3.0, "step": 3.0, "loss": 0.2, "accuracy": 0.9, "lr": 2.0, "seconds": 0.5}]}]
-    table = A.compare_rows(runs)
+    table = C.compare_rows(runs)
     assert table["keys"] == ["optimizer.lr"]
     assert table["metrics"] == ["loss", "accuracy"]
     rows = {r["run"]: r for r in table["rows"]}
     assert rows["a"]["config"] == {"optimizer.lr": 0.1}
     assert rows["d"]["status"] == "incomplete" and rows["d"]["epochs"] == 3 and rows["d"]["seconds"] == 0.5
     assert rows["d"]["final"] == {"loss": 0.2, "accuracy": 0.9}
-    assert [r["run"] for r in A.sort_rows(table, "final.loss")] == ["b", "d", "a", "c"]  # NaN last
-    assert [r["run"] for r in A.sort_rows(table, "loss")] == ["b", "d", "a", "c"]
-    assert [r["run"] for r in A.sort_rows(table, "accuracy")] == ["b", "d", "a", "c"]  # higher first
-    assert [r["run"] for r in A.sort_rows(table, "optimizer.lr")] == ["a", "b", "c", "d"]
+    assert [r["run"] for r in C.sort_rows(table, "final.loss")] == ["b", "d", "a", "c"]  # NaN last
+    assert [r["run"] for r in C.sort_rows(table, "loss")] == ["b", "d", "a", "c"]
+    assert [r["run"] for r in C.sort_rows(table, "accuracy")] == ["b", "d", "a", "c"]  # higher first
+    assert [r["run"] for r in C.sort_rows(table, "optimizer.lr")] == ["a", "b", "c", "d"]
     with pytest.raises(ConfigError, match="cannot sort by 'val_accuracy'.*final.loss"):
-        A.sort_rows(table, "val_accuracy")
+        C.sort_rows(table, "val_accuracy")
 
 
 def test_curves_and_their_stats():

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from nncli.readers import read_yaml_mapping
 from nncli import config as config_mod
-from nncli import pipeline
+from nncli import runner
 from nncli.cli import app
 from nncli.errors import NncliError
 
@@ -30,14 +31,14 @@ def small_overrides(config: Path) -> list[str] | None:
     """Overrides that make a config's run take a fraction of a second, or None when its data is not
     available here (for example MNIST not downloaded)."""
     overrides = ["train.epochs=3"]
-    raw = config_mod.read_yaml(config)
+    raw = read_yaml_mapping(config)
     for extra in (["data.limit=300"], ["data.n_samples=120"], []):
         try:
             cfg = config_mod.load(config, overrides + extra)
         except NncliError:
             continue
         try:
-            pipeline.prepare(cfg)
+            runner.prepare(cfg)
         except NncliError:
             return None
         return overrides + extra
@@ -268,12 +269,12 @@ def test_a_run_killed_after_a_checkpoint(xor_run, tmp_path):
 
 def test_every_section_name_selects_that_section(run_cli, xor_run):
     """--section NAME shows exactly the section of that name, for every section the help lists."""
-    from nncli.cli.inspect import SECTIONS
+    from nncli.inspection import SECTIONS
 
-    for f in SECTIONS:
-        r = run_cli("inspect", xor_run, "--section", f.__name__, "--json")
+    for name in SECTIONS.in_order():
+        r = run_cli("inspect", xor_run, "--section", name, "--json")
         assert r.exit_code == 0, r.output
         data = json.loads(r.stdout)
-        assert list(data) in ([f.__name__], []), (f.__name__, list(data))
-        if f.__name__ in ("overview", "curves", "weights", "truth_tables", "decision_maps"):
-            assert list(data) == [f.__name__]
+        assert list(data) in ([name], []), (name, list(data))
+        if name in ("overview", "curves", "weights", "truth_tables", "decision_maps"):
+            assert list(data) == [name]

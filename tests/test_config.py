@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from conftest import XOR
+from nncli.readers import parse_yaml
 from nncli import config as C
-from nncli import pipeline
+from nncli import runner
 from nncli.errors import ConfigError
 
 BASE = """\
@@ -29,7 +30,7 @@ train:
 
 def error(*overrides: str) -> str:
     """The message of the ConfigError that validating BASE with `overrides` raises."""
-    raw = C.parse_yaml(BASE, "c.yaml")
+    raw = parse_yaml(BASE, "c.yaml")
     with pytest.raises(ConfigError) as e:
         C.validate(C.apply_overrides(raw, list(overrides)))
     assert e.value.exit_code == 2
@@ -135,7 +136,7 @@ def test_dump_loads_back_equal(write_config):
 
 def test_dump_after_prepare_records_the_input_size(write_config):
     cfg = C.load(XOR)
-    pipeline.prepare(cfg)
+    runner.prepare(cfg)
     again = C.load(write_config(cfg.dump(), "resolved.yaml"))
     assert again.model.input == 2 and again == cfg
 
@@ -275,7 +276,7 @@ def test_loss_must_fit_the_output_layer(overrides, expected):
 def test_input_size_must_match_the_data():
     cfg = C.load(XOR, ["model.input=3"])
     with pytest.raises(ConfigError) as e:
-        pipeline.prepare(cfg)
+        runner.prepare(cfg)
     assert str(e.value) == ("model.input: is 3, but the xor data has 2 features per sample; set model.input: 2 "
                             "or leave it out to infer it")
 
@@ -283,7 +284,7 @@ def test_input_size_must_match_the_data():
 def test_output_units_must_match_the_classes():
     cfg = C.load(XOR, ["model.layers.1.units=3"])
     with pytest.raises(ConfigError, match="the output layer has 3 units but xor has 2 classes; use units: 2"):
-        pipeline.prepare(cfg)
+        runner.prepare(cfg)
 
 
 def test_init_from_with_wrong_shapes(tmp_path):
@@ -291,7 +292,7 @@ def test_init_from_with_wrong_shapes(tmp_path):
     np.savez(path, W1=np.zeros((2, 3)), b1=np.zeros(3), W2=np.zeros((3, 1)), b2=np.zeros(1))
     cfg = C.load(XOR, [f"model.init_from={path}"])
     with pytest.raises(ConfigError) as e:
-        pipeline.prepare(cfg)
+        runner.prepare(cfg)
     assert str(e.value) == (f"model.init_from: W1 in {path} has shape (2, 3), but this network's W1 has shape "
                             f"(2, 2); the layer sizes must match")
 
@@ -301,16 +302,16 @@ def test_init_from_with_missing_arrays_or_file(tmp_path):
     np.savez(path, W1=np.zeros((2, 2)), b1=np.zeros(2))
     with pytest.raises(ConfigError, match=r"model.init_from: .* has arrays \['W1', 'b1'\] but this network "
                                           r"needs \['W1', 'b1', 'W2', 'b2'\]"):
-        pipeline.prepare(C.load(XOR, [f"model.init_from={path}"]))
+        runner.prepare(C.load(XOR, [f"model.init_from={path}"]))
     with pytest.raises(ConfigError, match="model.init_from: .*nope.npz does not exist"):
-        pipeline.prepare(C.load(XOR, [f"model.init_from={tmp_path / 'nope.npz'}"]))
+        runner.prepare(C.load(XOR, [f"model.init_from={tmp_path / 'nope.npz'}"]))
 
 
 def test_init_from_copies_the_weights(tmp_path):
     arrays = {"W1": np.array([[1.0, 2.0], [3.0, 4.0]]), "b1": np.array([0.5, -0.5]),
               "W2": np.array([[1.0], [-1.0]]), "b2": np.array([0.25])}
     np.savez(tmp_path / "w.npz", **arrays)
-    prepared = pipeline.prepare(C.load(XOR, [f"model.init_from={tmp_path / 'w.npz'}"]))
+    prepared = runner.prepare(C.load(XOR, [f"model.init_from={tmp_path / 'w.npz'}"]))
     for name, a in prepared.net.state().items():
         np.testing.assert_array_equal(a, arrays[name])
 

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, XOR
-from nncli import atomic, pipeline
+from nncli import run as run_mod
+from nncli import atomic, resume, runner
 
 CONFIG = """\
 seed: 5
@@ -79,7 +80,7 @@ def test_sigkill_at_a_random_moment_then_inspect_and_resume(run_cli, tmp_path, r
         assert r.exit_code == 2 and "Traceback" not in r.output
         assert ("no such directory" in r.stderr or "the run was stopped before it started" in r.stderr), r.stderr
         return
-    loaded = pipeline.load_run(run)  # config.yaml never exists without weights.npz
+    loaded = run_mod.load_run(run)  # config.yaml never exists without weights.npz
     status = loaded.summary.get("status")
     assert status in ("running", "completed"), status
     assert all(np.isfinite(a).all() for a in weights(run).values())
@@ -158,7 +159,7 @@ def test_disk_full_before_training_exits_2_and_removes_the_new_run_dir(run_cli, 
 
 def test_too_little_free_space_is_detected_before_training(run_cli, tmp_path, monkeypatch):
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(pipeline.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: usage._replace(free=1000))
     r = run_cli("train", XOR, "--out", tmp_path / "run", "-q")
     assert r.exit_code == 2 and "MiB free" in r.stderr and "choose another --runs-dir" in r.stderr
     assert not (tmp_path / "run").exists()
@@ -176,9 +177,9 @@ def test_disk_full_during_training_keeps_the_last_good_files(run_cli, tmp_path, 
     monkeypatch.undo()
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv",
                                                       "summary.json", "weights.npz"]  # no temporary files
-    loaded = pipeline.load_run(run)
+    loaded = run_mod.load_run(run)
     assert loaded.summary["status"] == "running" and loaded.summary["epochs"] == 3
-    plan = pipeline.open_resume(run)
+    plan = resume.open_resume(run)
     assert plan.state.epoch == 3 or plan.state.epoch == 4  # the 4th checkpoint.npz may have got through
     r = run_cli("train", "--resume", run, "-q")
     assert r.exit_code == 0, r.output

@@ -1,4 +1,4 @@
-"""Datasets read from files (nncli.data.real): csv and npz (good files and every malformed case) and the
+"""Datasets read from files (nncli.data.files, nncli.data.images): csv and npz (good files and every malformed case) and the
 MNIST-format datasets on tiny IDX fixtures."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from nncli import config as config_mod
 from nncli.config import Spec
 from nncli.data import datasets
 from nncli.data.idx import write_idx
-from nncli.data.real import FASHION_MNIST_CLASSES, scale_images
+from nncli.data.images import FASHION_MNIST_CLASSES, scale_images
 from nncli.errors import ConfigError, DataError
 
 

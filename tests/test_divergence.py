@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, XOR
+from nncli import run as run_mod
 from nncli import config as C
-from nncli import pipeline
+from nncli import runner
 
 DIVERGE = ["loss=mse", "model.layers.1.activation=linear", "optimizer.lr=1e6", "train.epochs=50"]
 
@@ -56,7 +57,7 @@ def test_a_huge_learning_rate_diverges_with_exit_1_and_keeps_the_last_finite_sta
     for k, a in weights(ref).items():
         assert np.array_equal(a, w[k]), k
     # and the run directory reads back
-    loaded = pipeline.load_run(run)
+    loaded = run_mod.load_run(run)
     assert loaded.summary["status"] == "diverged"
 
 
@@ -94,7 +95,7 @@ def test_an_infinite_weight_with_a_finite_loss_is_caught(tmp_path):
     """tanh saturates: W1 = inf keeps the loss finite, but the weights are gone. The weights of the start
     of that epoch are kept."""
     cfg = C.load(XOR, ["train.epochs=10"])
-    p = pipeline.prepare(cfg)
+    p = runner.prepare(cfg)
     opt = p.trainer.optimizer
     original = opt.step
     after_2 = {}
@@ -107,8 +108,8 @@ def test_an_infinite_weight_with_a_finite_loss_is_caught(tmp_path):
             params[0][0, 0] = np.inf
 
     opt.step = step
-    run = pipeline.start_run(p, "x", out=tmp_path / "run")
-    s = pipeline.execute(p, run)
+    run = runner.start(p, "x", out=tmp_path / "run")
+    s = runner.execute(p, run)
     assert s["status"] == "diverged" and s["diverged_at"] == {"epoch": 3, "step": 3}
     assert "a weight became NaN or infinite" in s["message"]
     w = weights(tmp_path / "run")
@@ -118,7 +119,7 @@ def test_an_infinite_weight_with_a_finite_loss_is_caught(tmp_path):
 
 def test_a_nan_gradient_stops_before_the_step(tmp_path):
     cfg = C.load(XOR, ["train.epochs=10"])
-    p = pipeline.prepare(cfg)
+    p = runner.prepare(cfg)
     net = p.net
     original = net.backprop
     calls = []
@@ -140,7 +141,7 @@ def test_a_nan_gradient_stops_before_the_step(tmp_path):
         def on_epoch(self, row):
             pass
 
-    s = pipeline.execute(p, pipeline.start_run(p, "x", out=tmp_path / "run"), Events())
+    s = runner.execute(p, runner.start(p, "x", out=tmp_path / "run"), Events())
     assert s["status"] == "diverged" and "a gradient became NaN or infinite" in s["message"]
     assert s["diverged_at"] == {"epoch": 4, "step": 4}
     for k, a in weights(tmp_path / "run").items():

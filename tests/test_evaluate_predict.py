@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nncli import evaluation, pipeline
+from nncli import run as run_mod
+from nncli import evaluation
 from nncli.data.idx import read_idx, write_idx
 from test_datasets_files import make_idx_dir
 
@@ -103,14 +104,14 @@ def test_evaluate_a_directory_that_is_not_a_run(run_cli, tmp_path):
 
 def test_predict_idx_images_scaled_like_training(run_cli, mnist_run, tmp_path):
     run, data = mnist_run
-    loaded = pipeline.load_run(run)
+    loaded = run_mod.load_run(run)
     images = read_idx(data / "t10k-images-idx3-ubyte")
     r = run_cli("predict", run, data / "t10k-images-idx3-ubyte")
     assert r.exit_code == 0, r.output
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["class", "name"] + [f"p{i}" for i in range(10)]
     assert len(rows) == 21
-    expected = loaded.net.forward(images.reshape(20, -1).astype(np.float32) / np.float32(255))
+    expected = loaded.network.forward(images.reshape(20, -1).astype(np.float32) / np.float32(255))
     assert [int(r[0]) for r in rows[1:]] == expected.argmax(axis=1).tolist()
     assert [r[1] for r in rows[1:]] == [str(c) for c in expected.argmax(axis=1)]
     np.testing.assert_allclose(np.array([r[2:] for r in rows[1:]], float), expected, rtol=1e-5, atol=1e-7)
@@ -220,5 +221,5 @@ def test_one_sigmoid_unit_predicts_both_class_probabilities(run_cli, tmp_path):
     values = np.array(rows[1:], float)
     assert values[:, 0].tolist() == [0, 1, 1, 0]
     np.testing.assert_allclose(values[:, 1] + values[:, 2], 1.0, atol=1e-5)
-    net = pipeline.load_run(tmp_path / "run").net
+    net = run_mod.load_run(tmp_path / "run").network
     np.testing.assert_allclose(values[:, 2], net.forward(np.load(tmp_path / "in.npy"))[:, 0], rtol=1e-5)

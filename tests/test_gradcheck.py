@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT, XOR
 from nncli import config as config_mod
 from nncli import gradcheck as gc
+from nncli import gradcheck_suite as gs
 from nncli.data import datasets
 from nncli.errors import DataError
 from nncli.nn.activations import ACTIVATIONS, Tanh
@@ -30,14 +31,14 @@ def xor_yaml(**changes: str) -> str:
 
 # -- the built-in suite: the whole registry, in-process ---------------------------------------------
 def test_builtin_suite_passes_on_every_registered_activation_and_loss():
-    suite = gc.check_suite()
-    activations = gc.canonical_names(ACTIVATIONS)
-    losses = gc.canonical_names(LOSSES)
+    suite = gs.check_suite()
+    activations = gs.canonical_names(ACTIVATIONS)
+    losses = gs.canonical_names(LOSSES)
     assert suite.hidden == activations
     # every loss appears with every output activation it accepts (and only those); fused pairs included
     for loss_name in losses:
         loss = LOSSES.get(loss_name)()
-        accepted = [a for a in activations if any(loss.check_output(a, u) is None for u in gc.SUITE_OUTPUT_UNITS)]
+        accepted = [a for a in activations if any(loss.check_output(a, u) is None for u in gs.SUITE_OUTPUT_UNITS)]
         assert [a for a, l in suite.outputs if l == loss_name] == accepted
     assert ("sigmoid", "binary_crossentropy") in suite.outputs
     assert ("softmax", "categorical_crossentropy") in suite.outputs
@@ -54,9 +55,9 @@ def test_cli_suite_prints_the_matrix_and_exits_0(run_cli):
     result = run_cli("gradcheck")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    for hidden in gc.canonical_names(ACTIVATIONS):
+    for hidden in gs.canonical_names(ACTIVATIONS):
         for depth in (1, 2, 3):
-            assert f"{gc.short_name(ACTIVATIONS, hidden)} x{depth}" in out
+            assert f"{gs.short_name(ACTIVATIONS, hidden)} x{depth}" in out
     assert "bce" in out and "cce" in out and "mse" in out
     assert "PASS: all" in out and "FAIL" not in out
 
@@ -112,8 +113,8 @@ def test_a_newly_registered_wrong_loss_is_covered(monkeypatch):
 
     LOSSES.register("doubled_mse")(DoubledMse)
     try:
-        assert ("tanh", "doubled_mse", 3) in gc.suite_outputs()
-        case = gc.check_case("tanh", 1, "linear", "doubled_mse", 3, 0.0)
+        assert ("tanh", "doubled_mse", 3) in gs.suite_outputs()
+        case = gs.check_case("tanh", 1, "linear", "doubled_mse", 3, 0.0)
         assert not case.passed and case.failing == ["W1", "b1", "W2", "b2"]
     finally:
         LOSSES.unregister("doubled_mse")
@@ -142,9 +143,9 @@ def test_weight_decay_must_be_in_the_analytic_gradient(monkeypatch):
     original = Network.loss_and_gradients
     monkeypatch.setattr(Network, "loss_and_gradients",
                         lambda self, X, T, loss, weight_decay=0.0: original(self, X, T, loss, 0.0))
-    case = gc.check_case("tanh", 2, "sigmoid", "binary_crossentropy", 3, 0.1)
+    case = gs.check_case("tanh", 2, "sigmoid", "binary_crossentropy", 3, 0.1)
     assert case.failing == ["W1", "W2", "W3"]
-    assert gc.check_case("tanh", 2, "sigmoid", "binary_crossentropy", 3, 0.0).passed
+    assert gs.check_case("tanh", 2, "sigmoid", "binary_crossentropy", 3, 0.0).passed
 
 
 # -- kinks ----------------------------------------------------------------------------------------

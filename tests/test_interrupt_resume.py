@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from nncli.readers import read_yaml_mapping
+from nncli import run as run_mod
 from nncli import config as C
-from nncli import pipeline
+from nncli import resume, runner
 
 CONFIG = """\
 seed: 3
@@ -89,17 +91,17 @@ class StopAfter:
 
 
 def train_lib(cfg_path: Path, out: Path, stop_after: int | None = None, overrides=()) -> dict:
-    p = pipeline.prepare(C.load(cfg_path, list(overrides)))
-    run = pipeline.start_run(p, "t", out=out)
+    p = runner.prepare(C.load(cfg_path, list(overrides)))
+    run = runner.start(p, "t", out=out)
     stop = StopAfter(stop_after)
-    return pipeline.execute(p, run, stop, should_stop=stop)
+    return runner.execute(p, run, stop, should_stop=stop)
 
 
 def resume_lib(out: Path, stop_after: int | None = None, overrides=()) -> dict:
-    plan = pipeline.open_resume(out, list(overrides))
+    plan = resume.open_resume(out, list(overrides))
     assert not plan.done, plan.message
     stop = StopAfter(stop_after)
-    return pipeline.execute(plan.prepared, plan.run, stop, should_stop=stop, state=plan.state,
+    return runner.execute(plan.prepared, plan.run, stop, should_stop=stop, state=plan.state,
                             history=plan.history)
 
 
@@ -140,7 +142,7 @@ def test_several_interrupts_in_a_row(tmp_path):
 def test_checkpoint_every_writes_running_files_that_load_run_reads(tmp_path):
     cfg = write(tmp_path, epochs=4, every=2)
     run = tmp_path / "run"
-    p = pipeline.prepare(C.load(cfg))
+    p = runner.prepare(C.load(cfg))
     seen = []
 
     class Events:
@@ -150,11 +152,11 @@ def test_checkpoint_every_writes_running_files_that_load_run_reads(tmp_path):
         def on_epoch(self, row):  # called before the checkpoint of the same epoch
             seen.append((row["epoch"], summary(run)["status"], summary(run)["epochs"]))
 
-    pipeline.execute(p, pipeline.start_run(p, "t", out=run), Events())
+    runner.execute(p, runner.start(p, "t", out=run), Events())
     # epoch 3 sees the checkpoint of epoch 2 (status running); the end rewrites everything
     assert seen == [(1, "running", 0), (2, "running", 0), (3, "running", 2), (4, "running", 2)]
     assert summary(run)["status"] == "completed" and (run / "checkpoint.npz").is_file()
-    loaded = pipeline.load_run(run)
+    loaded = run_mod.load_run(run)
     assert loaded.summary["epochs"] == 4
 
 
@@ -164,7 +166,7 @@ def test_more_epochs_continue_a_completed_run_exactly(tmp_path):
     train_lib(cfg, tmp_path / "ref", overrides=["train.epochs=7"])
     run = tmp_path / "run"
     train_lib(cfg, run)
-    plan = pipeline.open_resume(run)
+    plan = resume.open_resume(run)
     assert plan.done and "already completed" in plan.message
     s = resume_lib(run, overrides=["train.epochs=7"])
     assert s["status"] == "completed" and s["epochs"] == 7
@@ -195,7 +197,7 @@ def test_resume_refuses_a_config_edited_to_change_the_network(run_cli, tmp_path,
     run = tmp_path / "run"
     train_lib(write(tmp_path), run, stop_after=5)
     config = run / "config.yaml"
-    raw = C.read_yaml(config)
+    raw = read_yaml_mapping(config)
     edited = C.apply_overrides(raw, [override])
     config.write_text(C.validate(edited).dump() if "dtype" not in override else
                       C.Config.model_validate(edited).dump())
@@ -227,8 +229,8 @@ def test_resume_a_run_killed_before_its_first_checkpoint_starts_again_identicall
     cfg = write(tmp_path)
     ref, run = tmp_path / "ref", tmp_path / "run"
     train_lib(cfg, ref)
-    p = pipeline.prepare(C.load(cfg))
-    pipeline.start_run(p, "t", out=run)  # what a run killed in its first epoch leaves behind
+    p = runner.prepare(C.load(cfg))
+    runner.start(p, "t", out=run)  # what a run killed in its first epoch leaves behind
     assert summary(run)["status"] == "running" and not (run / "checkpoint.npz").exists()
     r = run_cli("train", "--resume", run)
     assert r.exit_code == 0, r.output
@@ -369,10 +371,10 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_every_file_readable(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
-    loaded = pipeline.load_run(run)  # config, weights and summary all readable
+    loaded = run_mod.load_run(run)  # config, weights and summary all readable
     assert loaded.summary["status"] in ("running", "interrupted")
     assert len(metrics(run)) >= 1
-    plan = pipeline.open_resume(run)
+    plan = resume.open_resume(run)
     assert not plan.done and plan.state.epoch >= 1
 
 

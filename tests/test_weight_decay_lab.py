@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from nncli import config, pipeline, shrinkage
+from nncli import config, runner, shrinkage
 from nncli.config import Spec
 from nncli.data import datasets
 from nncli.data.linear import eigenvalues
@@ -21,8 +21,8 @@ INPUT_NOISE = ROOT / "configs" / "input-noise.yaml"
 DOC = ROOT / "docs" / "weight-decay.md"
 
 
-def prepared(path=WEIGHT_DECAY, *overrides: str, seed: int | None = None) -> pipeline.Prepared:
-    return pipeline.prepare(config.load(path, list(overrides), seed=seed))
+def prepared(path=WEIGHT_DECAY, *overrides: str, seed: int | None = None) -> runner.Prepared:
+    return runner.prepare(config.load(path, list(overrides), seed=seed))
 
 
 def linear_data(seed: int = 0, **options) -> datasets.Dataset:
@@ -103,7 +103,7 @@ def test_tau_adds_weight_decay_and_the_input_noise_variance():
 def test_not_a_linear_mse_run_gives_none():
     cfg = config.load(ROOT / "configs" / "xor.yaml")
     assert shrinkage.applies(cfg) is not None
-    assert shrinkage.for_run(cfg, pipeline.prepare(cfg).net) is None
+    assert shrinkage.for_run(cfg, runner.prepare(cfg).net) is None
     cfg = config.load(WEIGHT_DECAY, ["model.layers.0.activation=tanh"])
     assert "tanh" in shrinkage.applies(cfg)
     cfg = config.load(WEIGHT_DECAY, ["model.layers=[{units: 3, activation: tanh}, {units: 1, activation: linear}]"])

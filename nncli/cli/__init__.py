@@ -1,9 +1,15 @@
 """The Typer app. Commands only parse arguments, call the library and render; errors from the library
-(NncliError) are printed as one message without a traceback and mapped to the documented exit codes."""
+(NncliError) are printed as one message without a traceback and mapped to the documented exit codes.
+
+Each command is a function in its own module; this module imports them and registers each with one line
+(the command modules never import this one)."""
 
 from __future__ import annotations
 
 import typer
+
+from .. import __version__
+from . import compare, data, evaluate, gradcheck, inspect, predict, train
 
 app = typer.Typer(
     name="nncli",
@@ -15,25 +21,21 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", help="print the version and exit")) -> None:
     """Train dense neural networks written from scratch in numpy, from a YAML config."""
     if version:
-        from .. import __version__
-
         typer.echo(__version__)
         raise typer.Exit(0)
 
 
-# command modules register themselves on import (one line per module):
-from . import train as _train  # noqa: E402,F401
-from . import gradcheck as _gradcheck  # noqa: E402,F401
-from . import inspect as _inspect  # noqa: E402,F401
-from . import compare as _compare  # noqa: E402,F401
-from . import data as _data  # noqa: E402,F401
-from . import evaluate as _evaluate  # noqa: E402,F401
-from . import predict as _predict  # noqa: E402,F401
+app.command(context_settings={"allow_extra_args": False})(train.train)
+app.command(context_settings={"allow_extra_args": False})(gradcheck.gradcheck)
+app.command()(inspect.inspect)
+app.command()(compare.compare)
+app.add_typer(data.data_app, name="data")
+app.command()(evaluate.evaluate)
+app.command()(predict.predict)
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from .style import fmt
+
 SHADES = "·░▒▓█"
 #: diverging scale: negative -> blue, zero -> light grey, positive -> red (ColorBrewer RdBu ends)
 NEG, MID, POS = (33, 102, 172), (220, 220, 220), (178, 24, 43)
@@ -49,12 +51,8 @@ def shade(m: float, negative: bool = False, mono: bool = False) -> str:
 
 
 def fmt_num(v: float, width: int = 0) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        s = "nan"
-    elif v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-        s = f"{v:.2e}"
-    else:
-        s = f"{v:.4g}"
+    """A number on an axis or a scale (`fmt(v, spec="short")`), right-aligned to `width`."""
+    s = fmt(v, spec="short")
     return s.rjust(width) if width else s
 
 

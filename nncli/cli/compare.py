@@ -1,13 +1,12 @@
 """`nncli compare RUN_DIR ...`: one table of many runs, with the config keys that differ between them.
 
-The differing keys are found from the runs' resolved config.yaml (nncli.analysis.differing_keys), never
+The differing keys are found from the runs' resolved config.yaml (nncli.comparison.differing_keys), never
 chosen by hand; `--sort METRIC` orders the rows best first, `--json` prints the rows, `--png FILE` plots
 every run's loss curve together.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,41 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import analysis, jsonable, pipeline
-from ..errors import ConfigError
-from ..runs import CONFIG
-from . import app
+from .. import analysis, comparison, jsonable
+from ..errors import ConfigError, argument
 from .errors import err_console, handle_errors
-from .render import fmt, plots_module
-
-STATUS_STYLE = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow",
-                "incomplete": "yellow", "running": "yellow", "failed": "red"}
-
-
-def expand(paths: list[Path]) -> list[Path]:
-    """Run directories; a directory that is not a run itself but holds runs (a sweep's --runs-dir)
-    stands for the runs inside it, in name order."""
-    out = []
-    for path in paths:
-        if path.is_dir() and not (path / CONFIG).exists():
-            inner = sorted(p for p in path.iterdir() if p.is_dir() and (p / CONFIG).is_file())
-            if inner:
-                out += inner
-                continue
-        out.append(path)
-    return out
-
-
-def read_runs(paths: list[Path]) -> list[dict[str, Any]]:
-    """{"run", "config", "summary", "rows", "columns"} per run directory; RunDirError (exit 2) on the first
-    missing, foreign or damaged one."""
-    out = []
-    for path in expand(paths):
-        loaded = pipeline.load_run(path, require_weights=False)
-        columns, rows = loaded.run.read_metrics()
-        out.append({"run": str(path), "config": loaded.cfg.model_dump(mode="json"), "summary": loaded.summary,
-                    "rows": rows, "columns": columns})
-    return out
+from .render import plots_module
+from .style import STATUS_STYLE, fmt
 
 
 def short_keys(keys: list[str]) -> dict[str, str]:
@@ -73,13 +42,8 @@ def short_keys(keys: list[str]) -> dict[str, str]:
 
 
 def value_text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if v is None:
-        return "-"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v)
-    return str(v)
+    """A config value in the table: 0.25, he_normal, [8, 8], -."""
+    return fmt(v, spec="g")
 
 
 def header(metric: str) -> str:
@@ -145,12 +109,11 @@ def table(result: dict[str, Any], rows: list[dict[str, Any]], width: int = 100) 
 
 def label(r: dict[str, Any], keys: list[str]) -> str:
     names = short_keys(keys)
-    flat = analysis.flatten(r["config"])
+    flat = comparison.flatten(r["config"])
     parts = [f"{names[k]}={value_text(flat.get(k))}" for k in keys]
     return " ".join(parts) if parts else Path(r["run"]).name
 
 
-@app.command()
 def compare(
     run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*; a directory of runs (a "
                                           "sweep's --runs-dir) stands for all runs in it", show_default=False),
@@ -166,10 +129,10 @@ def compare(
         if png is not None:
             plots_module()
             if png.suffix.lower() != ".png":
-                raise ConfigError(f"must name a .png file, got {str(png)!r}", where="--png")
-        runs = read_runs(run_dirs)
-        result = analysis.compare_rows(runs)
-        rows = analysis.sort_rows(result, sort) if sort else result["rows"]
+                raise ConfigError(f"must name a .png file, got {str(png)!r}", where=argument("png"))
+        runs = comparison.read_runs(run_dirs)
+        result = comparison.compare_rows(runs)
+        rows = comparison.sort_rows(result, sort) if sort else result["rows"]
         if as_json:
             typer.echo(jsonable.dumps(rows))
         else:

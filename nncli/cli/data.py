@@ -11,16 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .. import config as config_mod
-from ..data import real
-from ..errors import ConfigError
-from . import app
+from ..config import parse_assignment
+from ..data import catalog
 from .data_fetch import fetch_command
 from .errors import handle_errors
 
 data_app = typer.Typer(help="Datasets: list them, describe one, download MNIST or Fashion-MNIST.",
                        no_args_is_help=True)
-app.add_typer(data_app, name="data")
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -29,7 +26,7 @@ out = Console(highlight=False, soft_wrap=True)
 def list_datasets(as_json: bool = typer.Option(False, "--json", help="print JSON on stdout")) -> None:
     """Every dataset nncli knows, and where the files of MNIST and Fashion-MNIST were found."""
     with handle_errors():
-        entries = real.catalog()
+        entries = catalog.catalog()
         if as_json:
             typer.echo(json.dumps(entries, indent=2))
             return
@@ -48,18 +45,6 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help="print JSON
         out.print(table)
 
 
-def parse_options(items: list[str]) -> dict:
-    """KEY=VALUE (YAML values) -> {key: value}."""
-    options = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"a dataset option must look like KEY=VALUE (for example path=data.csv), "
-                              f"got {item!r}")
-        options[key.strip()] = config_mod.parse_yaml(text, f"option {key.strip()}")
-    return options
-
-
 @data_app.command("info")
 def info(
     name: str = typer.Argument(..., help="a dataset name (see nncli data list)"),
@@ -70,7 +55,8 @@ def info(
 ) -> None:
     """Load a dataset and describe it: where it came from, sizes, features, class counts."""
     with handle_errors():
-        d = real.info(name, parse_options(options or []), seed=seed)
+        d = catalog.info(name, dict(parse_assignment(item, "a dataset option", "path=data.csv")
+                                   for item in options or []), seed=seed)
         if as_json:
             typer.echo(json.dumps(d, indent=2))
             return

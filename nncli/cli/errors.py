@@ -27,7 +27,7 @@ def handle_errors():
     try:
         yield
     except NncliError as e:
-        fail(str(e), e.exit_code)
+        fail(e.text(flags=True), e.exit_code)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         raise typer.Exit(130)

@@ -11,15 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .. import evaluation, pipeline
-from . import app
+from .. import api, evaluation
 from .errors import handle_errors
-from .render import fmt
+from .style import fmt
 
 out = Console(highlight=False, soft_wrap=True)
 
 
-@app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="a run directory made by nncli train"),
     data: Optional[list[str]] = typer.Option(
@@ -30,12 +28,7 @@ def evaluate(
 ) -> None:
     """Evaluate a trained run: loss, accuracy and confusion matrix (classification)."""
     with handle_errors():
-        if split not in ("auto", "test", "val", "train", "all"):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"unknown split {split!r}; use auto, test, val, train or all", where="--split")
-        loaded = pipeline.load_run(run_dir)
-        result = evaluation.evaluate_run(loaded, data or [], split)
+        result = api.load_run(run_dir).evaluate(split, data or [])
         if as_json:
             typer.echo(json.dumps({"run_dir": str(run_dir), **result.as_dict()}, indent=2))
             return

@@ -17,19 +17,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .. import config as config_mod
+from .. import api
 from .. import gradcheck as gc
-from ..errors import ConfigError, GradcheckFailed
+from .. import gradcheck_suite as suite_mod
+from ..errors import ConfigError, GradcheckFailed, argument
 from ..nn.activations import ACTIVATIONS
 from ..nn.losses import LOSSES
-from . import app
 from .errors import handle_errors
+from .style import fmt
 
 FAILURES_LISTED = 20  # failing suite networks listed under the matrix (all of them are in --json)
 
 
 def _e(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1e}"
+    return fmt(v, spec=".1e")
 
 
 def _verdict_style(passed: bool) -> str:
@@ -70,7 +71,7 @@ def render_report(console: Console, report: gc.Report, source: str) -> None:
                       f"{_e(totals['max_rel_error'])} > tol {tol.tol:g}", highlight=False)
 
 
-def render_suite(console: Console, suite: gc.SuiteReport) -> None:
+def render_suite(console: Console, suite: suite_mod.SuiteReport) -> None:
     """The matrix: rows hidden activation x depth, columns output activation / loss; a cell shows the
     largest relative error over its weight decays, or FAIL. Failing cases are listed below it."""
     tol = suite.tolerance
@@ -82,7 +83,7 @@ def render_suite(console: Console, suite: gc.SuiteReport) -> None:
     table.add_column("hidden", no_wrap=True)
     for out, loss in suite.outputs:
         # names split at "_" over lines (leaky_relu -> leaky / relu) so eight columns fit 80 characters
-        header = "\n".join(gc.short_name(ACTIVATIONS, out).split("_") + [gc.short_name(LOSSES, loss)])
+        header = "\n".join(suite_mod.short_name(ACTIVATIONS, out).split("_") + [suite_mod.short_name(LOSSES, loss)])
         table.add_column(header, justify="right")
     for hidden in suite.hidden:
         for depth in suite.depths:
@@ -91,7 +92,7 @@ def render_suite(console: Console, suite: gc.SuiteReport) -> None:
                 cases = suite.cell(hidden, depth, out, loss)
                 worst = max(c.max_rel_error for c in cases)
                 cells.append(f"{worst:.0e}" if all(c.passed for c in cases) else f"[bold red]FAIL[/] {worst:.0e}")
-            table.add_row(f"{gc.short_name(ACTIVATIONS, hidden)} x{depth}", *cells)
+            table.add_row(f"{suite_mod.short_name(ACTIVATIONS, hidden)} x{depth}", *cells)
     console.print(table)
     skipped = sum(t.skipped for c in suite.cases for t in c.tensors)
     failing = suite.failing
@@ -109,12 +110,12 @@ def render_suite(console: Console, suite: gc.SuiteReport) -> None:
                       f"{tol.tol:g}", highlight=False)
 
 
-def _case(c: gc.SuiteCase) -> str:
+def _case(c: suite_mod.SuiteCase) -> str:
     return (f"hidden {c.depth} x {c.hidden}, output {c.units} {c.output}, {c.loss}, "
             f"weight decay {c.weight_decay:g}")
 
 
-def _suite_failure(suite: gc.SuiteReport) -> str:
+def _suite_failure(suite: suite_mod.SuiteReport) -> str:
     first = suite.failing[0]
     names = sorted({f"{c.hidden}/{c.output}/{c.loss}" for c in suite.failing})
     return (f"gradient check failed for {len(suite.failing)} of {len(suite.cases)} suite networks "
@@ -122,7 +123,6 @@ def _suite_failure(suite: gc.SuiteReport) -> str:
             f"{_case(first)}, tensors {', '.join(first.failing)}")
 
 
-@app.command(context_settings={"allow_extra_args": False})
 def gradcheck(
     config: Optional[Path] = typer.Argument(
         None, help="YAML config whose network to check; without it, the built-in suite", show_default=False),
@@ -148,7 +148,7 @@ def gradcheck(
         tolerance.validate()
         if max_params < 0:
             raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}",
-                              where="--max-params")
+                              where=argument("max_params"))
         console = Console(highlight=False)
         if config is not None and "=" in config.name and not config.exists():
             raise ConfigError(f"{config} looks like a KEY=VALUE override, and overrides need a config first: "
@@ -158,11 +158,12 @@ def gradcheck(
                 raise ConfigError(f"overrides ({' '.join(overrides)}) need a config: "
                                   f"nncli gradcheck configs/xor.yaml {' '.join(overrides)}")
             if random_data:
-                raise ConfigError("--random-data needs a config (the built-in suite always uses random data)")
+                raise ConfigError(f"{argument('random_data')} needs a config (the built-in suite always uses "
+                                  f"random data)")
             if samples is not None:
-                raise ConfigError(f"--samples needs a config (the built-in suite uses {gc.SUITE_SAMPLES} random "
-                                  f"rows per network)")
-            suite = gc.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
+                raise ConfigError(f"{argument('samples')} needs a config (the built-in suite uses "
+                                  f"{suite_mod.SUITE_SAMPLES} random rows per network)")
+            suite = api.gradcheck(None, eps=eps, tol=tol, floor=floor, max_params=max_params, seed=seed)
             if as_json:
                 typer.echo(json.dumps(suite.to_dict(), indent=2, allow_nan=False))
             else:
@@ -170,9 +171,9 @@ def gradcheck(
             if not suite.passed:
                 raise GradcheckFailed(_suite_failure(suite))
             return
-        cfg = config_mod.load(config, overrides or [], seed=seed)
-        report = gc.check_config(cfg, samples=gc.DEFAULT_SAMPLES if samples is None else samples, tolerance=tolerance, max_params=max_params,
-                                 random_data=random_data)
+        report = api.gradcheck(config, overrides or [], seed=seed, eps=eps, tol=tol, floor=floor,
+                               samples=gc.DEFAULT_SAMPLES if samples is None else samples, max_params=max_params,
+                               random_data=random_data)
         if as_json:
             typer.echo(json.dumps({"config": str(config), **report.to_dict()}, indent=2, allow_nan=False))
         else:

@@ -12,14 +12,12 @@ from typing import Optional
 import numpy as np
 import typer
 
-from .. import evaluation, pipeline
-from ..errors import ConfigError, DataError
+from .. import api
 from ..atomic import write_bytes
-from . import app
+from ..errors import ConfigError, DataError, argument
 from .errors import err_console, handle_errors
 
 
-@app.command()
 def predict(
     run_dir: Path = typer.Argument(..., help="a run directory made by nncli train"),
     input: Path = typer.Argument(..., help="inputs: .npy, .npz, .csv, or an IDX images file (gz or raw)"),
@@ -30,10 +28,10 @@ def predict(
     with handle_errors():
         if out is not None and out.suffix.lower() not in (".csv", ".npy"):
             raise ConfigError(f"cannot write {out.suffix or 'a file without suffix'}; name the output "
-                              f"FILE.csv or FILE.npy", where="--out")
-        loaded = pipeline.load_run(run_dir)
-        X = evaluation.read_inputs(input, loaded)
-        result = evaluation.predict(loaded, X)
+                              f"FILE.csv or FILE.npy", where=argument("out"))
+        run = api.load_run(run_dir)
+        X = run.read_inputs(input)
+        result = run.predictions(X)
         if out is not None and out.suffix.lower() == ".npy":
             array = result.classes if result.classes is not None else result.outputs
             buf = io.BytesIO()

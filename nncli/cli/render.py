@@ -8,21 +8,15 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..train import Events, Start
+from .style import STATUS_STYLE, fmt
+
 REFRESH_SECONDS = 0.1  # the live view is updated at most ~10 times a second
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-            return f"{v:.{digits - 1}e}"
-        return f"{v:.{digits}f}"
-    return str(v)
 
 
 def metrics_text(row: dict[str, Any], brief: bool = False) -> str:
@@ -43,28 +37,43 @@ class MetricsProgress(Progress):
                 yield Text("  " + task.fields["metrics"], style="dim")
 
 
-class TrainProgress:
-    """Training events -> a Rich progress bar (terminal) or one plain line every `every` epochs (logs)."""
+class TrainProgress(Events):
+    """Training events -> a Rich progress bar (terminal) or one plain line every `every` epochs (logs).
+    The bar starts with the run (`on_start`, after the notes are printed) and stops on leaving the
+    `with` block."""
 
-    def __init__(self, console: Console, epochs: int, name: str, live: bool, every: int | None, quiet: bool):
+    def __init__(self, console: Console, name: str, live: bool, every: int | None, quiet: bool):
         self.console = console
-        self.epochs = epochs
+        self.name = name
         self.quiet = quiet
         self.live = live and not quiet
-        self.every = every or (1 if epochs <= 100 else math.ceil(epochs / 50))
+        self.every_option = every
+        self.epochs = 0
+        self.every = every or 1
         self.last_draw = 0.0
         self.started = time.perf_counter()
         self.progress: Progress | None = None
+
+    def on_start(self, start: Start) -> None:
+        self.epochs = start.epochs
+        self.every = self.every_option or (1 if start.epochs <= 100 else math.ceil(start.epochs / 50))
+        self.started = time.perf_counter()
+        for warning in start.warnings:
+            self.console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        if self.quiet:
+            return
+        for note in start.notes:
+            self.console.print(note, highlight=False, markup=False)
         if self.live:
             self.progress = MetricsProgress(
                 TextColumn("[bold]{task.description}"), BarColumn(bar_width=30), MofNCompleteColumn(),
                 TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
-                console=console, transient=False, refresh_per_second=10)
-            self.task = self.progress.add_task(f"train {name}", total=epochs, metrics="", speed="")
+                console=self.console, transient=False, refresh_per_second=10)
+            self.task = self.progress.add_task(f"train {self.name}", total=start.epochs, metrics="", speed="",
+                                               completed=start.first_epoch - 1)
+            self.progress.start()
 
     def __enter__(self):
-        if self.progress:
-            self.progress.start()
         return self
 
     def __exit__(self, *exc):
@@ -102,8 +111,7 @@ class TrainProgress:
 def print_summary(console: Console, s: dict[str, Any], run_dir: str) -> None:
     """The end-of-training summary on stderr."""
     status = s["status"]
-    colour = {"completed": "green", "early_stopped": "green", "diverged": "red", "interrupted": "yellow"}
-    console.print(f"[bold {colour.get(status, 'white')}]{status}[/] after {s['epochs']} epochs "
+    console.print(f"[bold {STATUS_STYLE.get(status, 'white')}]{status}[/] after {s['epochs']} epochs "
                   f"({s['steps']} steps) in {s['wall_seconds']:.2f}s: {s['architecture']}, "
                   f"{s['parameters']} parameters", highlight=False)
     if s.get("message"):

@@ -13,10 +13,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from .. import config as config_mod
-from .. import pipeline
-from ..errors import ConfigError
-from . import app
+from .. import api
+from ..errors import ConfigError, argument
 from .errors import err_console, handle_errors
 from .render import TrainProgress, print_summary
 
@@ -57,7 +55,6 @@ def stop_on_signals() -> Iterator[StopRequest]:
             signal.signal(s, handler)
 
 
-@app.command(context_settings={"allow_extra_args": False})
 def train(
     config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False),
     overrides: Optional[list[str]] = typer.Argument(
@@ -77,49 +74,38 @@ def train(
     """Train the network a config describes; print the run directory (stdout) and a summary (stderr)."""
     with handle_errors():
         command = ["nncli", *sys.argv[1:]]
-        state, history = None, None
         if resume is not None:
             if out is not None or seed is not None:
-                raise ConfigError("--resume continues RUN_DIR in place with its own seed; --out and --seed "
-                                  "cannot be used with it")
+                raise ConfigError(f"{argument('resume')} continues RUN_DIR in place with its own seed; "
+                                  f"{argument('out')} and {argument('seed')} cannot be used with it")
             # with --resume there is no CONFIG: every positional argument is a KEY=VALUE override
             args = ([str(config)] if config is not None else []) + list(overrides or [])
-            plan = pipeline.open_resume(resume, args)
-            if plan.done:  # the answer itself ("already completed"), so said even with --quiet
-                err_console.print(plan.message, highlight=False)
-                if as_json:
-                    typer.echo(json.dumps({"run_dir": str(plan.run.path), **plan.summary}, indent=2))
-                else:
-                    typer.echo(str(plan.run.path))
-                raise typer.Exit(0)
-            prepared, run, state, history = plan.prepared, plan.run, plan.state, plan.history
-            if not quiet:
-                for line in [plan.message, *plan.notes]:
-                    err_console.print(line, highlight=False)
-            name = run.path.name
+            name = resume.name
+        elif config is None:
+            raise ConfigError(f"give a config file: nncli train configs/xor.yaml [KEY=VALUE ...] (or "
+                              f"{argument('resume')} RUN_DIR)")
         else:
-            if config is None:
-                raise ConfigError("give a config file: nncli train configs/xor.yaml [KEY=VALUE ...] (or "
-                                  "--resume RUN_DIR)")
-            cfg = config_mod.load(config, overrides or [], seed=seed)
-            prepared = pipeline.prepare(cfg)
+            cfg = api.load_config(config, overrides or [], seed=seed)
             name = config.stem
-        for warning in prepared.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-        progress = TrainProgress(err_console, prepared.cfg.train.epochs, name, live=err_console.is_terminal,
-                                 every=log_every, quiet=quiet)
-        with stop_on_signals() as stop:
-            if resume is None:
-                run = pipeline.start_run(prepared, name, runs_dir=runs_dir, out=out, command=command)
-            with progress:
-                summary = pipeline.execute(prepared, run, progress, command=command, should_stop=stop,
-                                           state=state, history=history)
+        progress = TrainProgress(err_console, name, live=err_console.is_terminal, every=log_every, quiet=quiet)
+        with stop_on_signals() as stop, progress:
+            if resume is not None:
+                run = api.resume(resume, args, events=progress, should_stop=stop, command=command)
+            else:
+                run = api.train(cfg, runs_dir=runs_dir, out=out, name=name, events=progress, should_stop=stop,
+                                command=command)
+        if not run.trained:  # the answer itself ("already completed"), so said even with --quiet
+            for note in run.notes:
+                err_console.print(note, highlight=False, markup=False)
+        summary = run.summary
         if as_json:
             typer.echo(json.dumps({"run_dir": str(run.path), **summary}, indent=2))
         else:
-            if not quiet:
+            if not quiet and run.trained:
                 print_summary(err_console, summary, str(run.path))
             typer.echo(str(run.path))
+        if not run.trained:
+            raise typer.Exit(0)
         code = EXIT_BY_STATUS.get(summary["status"], 1)
         if code == 1 and summary.get("message") and (quiet or as_json):  # else print_summary said it
             err_console.print(f"[bold red]error:[/] {summary['message']}", highlight=False)

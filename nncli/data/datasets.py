@@ -40,16 +40,37 @@ class Dataset:
 
 
 class DatasetSource:
-    """A registered dataset: `load(rng, dtype)` with the validated options of the config's `data`."""
+    """A registered dataset: `load(rng, dtype)` with the validated options of the config's `data`.
+
+    What a dataset is lives on its class, so nothing else tests its name: `kind` (for `nncli data list`),
+    `input_format()` (how `nncli predict` reads inputs for a run trained on it), `locate()` and
+    `files(ds)` (where its files are, for datasets read from a fixed set of files)."""
 
     name: str = ""
     Options = Options
+    #: "generated" (built in), "files" (a published dataset found on disk or downloaded), "your file"
+    kind: str = "generated"
 
     def __init__(self, **options):
         self.options = self.Options(**options)
 
     def load(self, rng: np.random.Generator, dtype) -> Dataset:
         raise NotImplementedError
+
+    def input_format(self) -> dict:
+        """How to read new inputs for a network trained on this data: `delimiter` of CSV files, the CSV
+        `target` column to drop when a file has it, the `npz_key` of the inputs array, and whether uint8
+        arrays are `images` to scale by 1/255."""
+        return {"delimiter": ",", "target": None, "npz_key": "X", "images": False}
+
+    @classmethod
+    def locate(cls) -> dict:
+        """Where this dataset's files were looked for and found ({} for data that needs no files)."""
+        return {}
+
+    def files(self, ds: Dataset) -> dict:
+        """The files a loaded dataset came from: role -> {path, bytes} ({} when not read from files)."""
+        return {}
 
 
 def load(spec, rng: np.random.Generator, dtype) -> Dataset:
@@ -176,8 +197,3 @@ class Gauss(DatasetSource):
         centre = np.where(y[:, None] == 1, 1.0, -1.0)
         X = centre + rng.normal(0, self.options.noise, (n, 2))
         return Dataset("gauss", X.astype(dtype), y, n_classes=2)
-
-
-# Datasets defined in other modules register themselves on import (one line per module):
-from . import real as _real  # noqa: E402,F401
-from . import linear as _linear  # noqa: E402,F401

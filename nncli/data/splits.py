@@ -25,11 +25,13 @@ class Split:
 
 @dataclass
 class TrainData:
-    """The splits of one run: train, and the validation and test sets when it has them."""
+    """The splits of one run: train, and the validation and test sets when it has them; `dataset`
+    describes where they came from (name, task, classes, source)."""
 
     train: Split
     val: Split | None = None
     test: Split | None = None
+    dataset: Dataset | None = None
 
     def get(self, name: str) -> Split | None:
         return {"train": self.train, "val": self.val, "test": self.test}[name]

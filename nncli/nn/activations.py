@@ -17,8 +17,19 @@ class Activation:
     name: str = ""
     #: points where the derivative is not defined (gradcheck keeps pre-activations away from them)
     kinks: tuple[float, ...] = ()
-    #: range of the output, used to check that a loss fits the output layer
+    #: range of the output, used to check that a loss fits the output layer and to centre drawings
     output_range: tuple[float, float] = (-np.inf, np.inf)
+    #: outputs are rows of probabilities summing to 1 (softmax): a layer needs at least 2 units, and the
+    #: unit that is "on" is the one with the largest output
+    normalised_rows: bool = False
+
+    @classmethod
+    def centre_and_scale(cls) -> tuple[float, float] | None:
+        """(midpoint, half-width) of a bounded output range (tanh: 0 and 1; sigmoid: 0.5 and 0.5), else None."""
+        lo, hi = cls.output_range
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return None
+        return (lo + hi) / 2, (hi - lo) / 2
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -105,6 +116,7 @@ class Softmax(Activation):
     """
 
     output_range = (0.0, 1.0)
+    normalised_rows = True
 
     def forward(self, z):
         e = np.exp(z - z.max(axis=1, keepdims=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import Registry
+from .activations import ACTIVATIONS
 
 LOSSES: Registry[type["Loss"]] = Registry("loss")
 
@@ -27,6 +28,8 @@ class Loss:
     name: str = ""
     #: the output activation with which this loss has a fused, stable value and gradient (or None)
     fused_activation: str | None = None
+    #: targets are classes (one-hot rows or 0/1): a run trained with it classifies
+    classification: bool = False
 
     def value(self, y: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
@@ -49,6 +52,7 @@ class Loss:
 @LOSSES.register("binary_crossentropy", "bce")
 class BinaryCrossentropy(Loss):
     fused_activation = "sigmoid"
+    classification = True
 
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -74,6 +78,7 @@ class BinaryCrossentropy(Loss):
 @LOSSES.register("categorical_crossentropy", "cce")
 class CategoricalCrossentropy(Loss):
     fused_activation = "softmax"
+    classification = True
 
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -113,6 +118,6 @@ class MeanSquaredError(Loss):
         return (y - t) * y.dtype.type(1.0 / y.shape[0])
 
     def check_output(self, activation, units):
-        if activation == "softmax" and units < 2:
-            return "a softmax output layer needs at least 2 units"
+        if ACTIVATIONS.get(activation).normalised_rows and units < 2:
+            return f"a {activation} output layer needs at least 2 units"
         return None

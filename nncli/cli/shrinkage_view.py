@@ -1,4 +1,5 @@
-"""The weight-decay lab's eigen-shrinkage table (numbers from nncli.shrinkage), and its `nncli inspect` section.
+"""The weight-decay lab's eigen-shrinkage table (numbers from nncli.shrinkage): the `nncli inspect` view of
+the shrinkage section.
 
 One row per eigen-direction q_i of H = Xc^T Xc / N: lambda_i, the components q_i^T w of the unregularised
 solution w_star and of the trained weights, their measured ratio and the predicted lambda_i / (lambda_i + tau).
@@ -12,14 +13,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import NncliError
-from ..shrinkage import ShrinkageReport, for_run
+from ..shrinkage import ShrinkageReport
+from .style import fmt
 
 MAX_ROWS = 24  # more directions than this: the largest and smallest MAX_ROWS // 2 eigenvalues are shown
-
-
-def _num(v: float, spec: str) -> str:
-    return "nan" if v is None or math.isnan(v) else format(v, spec)
 
 
 def tau_text(report: ShrinkageReport) -> str:
@@ -57,11 +54,11 @@ def table(report: ShrinkageReport) -> Table:
             predicted = float(report.predicted_ratio[i])
             close = not math.isnan(measured) and abs(measured - predicted) <= 0.01 * max(abs(predicted), 1e-12)
             t.add_row(str(i + 1) if j == 0 else "", *([str(j + 1)] if k > 1 else []),
-                      _num(float(report.eigenvalues[i]), ".4g") if j == 0 else "",
-                      _num(float(report.star_components[i, j]), "+.6f"),
-                      _num(float(report.trained_components[i, j]), "+.6f"),
-                      Text(_num(measured, ".6f"), style="green" if close else "yellow"),
-                      _num(predicted, ".6f"))
+                      fmt(float(report.eigenvalues[i]), spec=".4g") if j == 0 else "",
+                      fmt(float(report.star_components[i, j]), spec="+.6f"),
+                      fmt(float(report.trained_components[i, j]), spec="+.6f"),
+                      Text(fmt(measured, spec=".6f"), style="green" if close else "yellow"),
+                      fmt(predicted, spec=".6f"))
     return t
 
 
@@ -85,15 +82,8 @@ def render(report: ShrinkageReport) -> RenderableType:
     return Group(head, table(report), foot)
 
 
-def shrinkage(ins):
-    """`nncli inspect` section: the eigen-shrinkage of a linear model trained with mse (None otherwise)."""
-    from .inspect import Section
-
-    try:
-        report = for_run(ins.cfg, ins.net)
-    except NncliError as e:
-        return Section("shrinkage", "weight decay along the Hessian's eigenvectors", {"error": str(e)},
-                       [Text(f"the training data could not be regenerated: {e}", style="yellow")])
-    if report is None:
-        return None
-    return Section("shrinkage", "weight decay along the Hessian's eigenvectors", report.to_dict(), [render(report)])
+def shrinkage_view(sec, ins, mono: bool):
+    """The inspect view of the shrinkage section (see nncli.inspection)."""
+    if "report" not in sec.arrays:
+        return [Text(f"the training data could not be regenerated: {sec.data['error']}", style="yellow")], []
+    return [render(sec.arrays["report"])], []

@@ -1,15 +1,8 @@
-"""Datasets read from files: `mnist` and `fashion-mnist` (IDX files, see mnist.py), and users' own data as
-`csv` or `npz`.
+"""Users' own data as `csv` or `npz` files: features and one target.
 
-MNIST-format images become rows of n_rows * n_cols pixels scaled to [0, 1] in the training dtype
-(x = pixel / 255), converted straight from the uint8 file arrays (one allocation in the training dtype);
-the labels are the class numbers 0..9 (pipeline one-hots them for categorical cross-entropy); the test
-set is the dataset's own t10k files.
-
-`csv` and `npz` hold features and one target. The task is classification when the target is
-integer-valued with at most MAX_AUTO_CLASSES distinct values (or, in a CSV, text labels), regression
-otherwise; `task: classification | regression` forces it. Class labels other than 0..K-1 are mapped to
-0..K-1 in sorted order and their original values kept as class names.
+The task is classification when the target is integer-valued with at most MAX_AUTO_CLASSES distinct values
+(or, in a CSV, text labels), regression otherwise; `task: classification | regression` forces it. Class
+labels other than 0..K-1 are mapped to 0..K-1 in sorted order and their original values kept as class names.
 """
 
 from __future__ import annotations
@@ -17,7 +10,6 @@ from __future__ import annotations
 import csv
 import difflib
 import os
-import zipfile
 from pathlib import Path
 from typing import Literal, Union
 
@@ -26,70 +18,12 @@ from pydantic import Field
 
 from ..errors import DataError
 from ..options import Options
-from . import mnist
+from ..readers import read_npz
 from .datasets import DATASETS, Dataset, DatasetSource
 
 MAX_AUTO_CLASSES = 50  # an integer-valued target with at most this many distinct values is classification
 
-FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot"]
-MNIST_CLASSES = [str(d) for d in range(10)]
-CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
 
-
-def scale_images(images: np.ndarray, dtype) -> np.ndarray:
-    """uint8 images (N, ...) -> (N, prod(...)) in `dtype`, x = pixel / 255, in one allocation."""
-    dtype = np.dtype(dtype)
-    flat = images.reshape(len(images), -1)
-    return np.divide(flat, dtype.type(255), dtype=dtype)
-
-
-# -- MNIST and Fashion-MNIST --------------------------------------------------------------------
-class MnistOptions(Options):
-    path: str | None = Field(None, description="directory holding the four IDX files")
-    limit: int | None = Field(None, ge=1, description="use a seeded random subset of this many training images")
-
-
-class MnistFormat(DatasetSource):
-    """Base of the MNIST-format datasets: 28x28 grey images, 10 classes, 60,000 training and 10,000 test."""
-
-    Options = MnistOptions
-
-    def load(self, rng, dtype):
-        arrays = mnist.load_arrays(self.name, self.options.path)
-        images, labels = arrays["train_images"], arrays["train_labels"]
-        limit = self.options.limit
-        if limit is not None and limit < len(images):
-            keep = np.sort(rng.choice(len(images), size=limit, replace=False))
-            images, labels = images[keep], labels[keep]
-        return Dataset(
-            self.name,
-            scale_images(images, dtype),
-            labels.astype(np.int64),
-            n_classes=mnist.NUM_CLASSES,
-            X_test=scale_images(arrays["test_images"], dtype),
-            y_test=arrays["test_labels"].astype(np.int64),
-            class_names=list(CLASS_NAMES[self.name]),
-            source=str(arrays["dir"]),
-            extra={"image_shape": list(images.shape[1:])},
-        )
-
-
-@DATASETS.register("mnist")
-class Mnist(MnistFormat):
-    """MNIST handwritten digits (LeCun et al.): `nncli data fetch mnist` downloads it."""
-
-    name = "mnist"
-
-
-@DATASETS.register("fashion-mnist")
-class FashionMnist(MnistFormat):
-    """Fashion-MNIST (Zalando): Debian's dataset-fashion-mnist package, or `nncli data fetch fashion-mnist`."""
-
-    name = "fashion-mnist"
-
-
-# -- users' own data -----------------------------------------------------------------------------
 Task = Literal["auto", "classification", "regression"]
 
 
@@ -269,6 +203,10 @@ class Csv(DatasetSource):
     """Your own data as CSV: one row per sample, feature columns and one target column."""
 
     Options = CsvOptions
+    kind = "your file"
+
+    def input_format(self):
+        return {**super().input_format(), "delimiter": self.options.delimiter, "target": self.options.target}
 
     def load(self, rng, dtype):
         o = self.options
@@ -294,25 +232,8 @@ class NpzOptions(Options):
 
 
 def read_npz_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Every array of an .npz, loaded with allow_pickle=False; DataError for missing or damaged files and
-    for object arrays (which would need pickle)."""
-    where = str(path)
-    try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise DataError("is a single .npy array, not an .npz archive of named arrays; save with "
-                            "numpy.savez(path, X=..., y=...)", where=where)
-        with z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise DataError("no such file; give the path of an .npz file (data.path)", where=where) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not an .npz file", where=where) from None
-    except ValueError as e:
-        raise DataError(f"refused: it holds pickled Python objects (object arrays), not plain numeric arrays "
-                        f"({e}); save numeric arrays only", where=where) from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise DataError(f"not a readable .npz file (truncated or not an .npz?): {e}", where=where) from None
+    """Every array of an .npz dataset file (allow_pickle=False); DataError for missing or damaged files."""
+    return read_npz(path, DataError, missing="no such file; give the path of an .npz file (data.path)")
 
 
 def _npz_pair(arrays: dict, xkey: str, ykey: str, dtype, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -343,6 +264,10 @@ class Npz(DatasetSource):
     """Your own data as a numpy .npz: a features array and a targets array (and optionally a test set)."""
 
     Options = NpzOptions
+    kind = "your file"
+
+    def input_format(self):
+        return {**super().input_format(), "npz_key": self.options.x}
 
     def load(self, rng, dtype):
         o = self.options
@@ -369,56 +294,3 @@ class Npz(DatasetSource):
             ds.y = ds.y.astype(dtype)
             ds.y_test = None if ds.y_test is None else ds.y_test.astype(dtype)
         return ds
-
-
-# -- what is available ----------------------------------------------------------------------------
-def catalog() -> list[dict]:
-    """Every registered dataset: name, kind (generated | files), first docstring line, and for the
-    MNIST-format ones where their files were found (or None) and where nncli looked."""
-    out = []
-    for name in DATASETS.names():
-        cls = DATASETS.get(name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        entry = {"name": name, "kind": "generated", "description": doc, "found": None}
-        if name in mnist.SOURCES:
-            entry["kind"] = "files"
-            entry["looked_in"] = [str(d) for d in mnist.candidate_dirs(name)]
-            try:
-                entry["found"] = str(mnist.find_dir(name))
-            except DataError:
-                pass
-        elif issubclass(cls, (Csv, Npz)):
-            entry["kind"] = "your file"
-        out.append(entry)
-    return out
-
-
-def info(name: str, options: dict | None = None, seed: int = 0, dtype="float32") -> dict:
-    """Load a dataset (its options validated as in a config) and describe it: where it came from, sizes,
-    task, features, class counts of the training and test sets, and the files for MNIST-format ones."""
-    from ..config import validate
-
-    raw = {"data": {"name": name, **(options or {})}, "model": {"layers": [{"units": 2, "activation": "softmax"}]},
-           "loss": "categorical_crossentropy", "optimizer": {"lr": 0.1}, "train": {"epochs": 1}, "seed": seed}
-    spec = validate(raw).data
-    from .datasets import load
-
-    ds = load(spec, np.random.default_rng(seed), dtype)
-    out: dict = {"name": ds.name, "source": ds.source, "task": ds.task, "features": ds.n_features,
-                 "train_samples": len(ds.X), "test_samples": 0 if ds.X_test is None else len(ds.X_test),
-                 "options": spec.options}
-    if ds.task == "classification":
-        names = ds.class_names or [str(i) for i in range(ds.n_classes)]
-        counts = {"train": np.bincount(ds.y, minlength=ds.n_classes).tolist()}
-        if ds.y_test is not None:
-            counts["test"] = np.bincount(ds.y_test, minlength=ds.n_classes).tolist()
-        out.update(classes=ds.n_classes, class_names=names, class_counts=counts)
-    else:
-        out["targets"] = int(ds.y.shape[1])
-    if name in mnist.SOURCES:
-        directory = Path(ds.source)
-        files = {role: mnist.file_in(directory, f) for role, f in mnist.FILES.items()}
-        out["files"] = {role: {"path": str(p), "bytes": p.stat().st_size} for role, p in files.items()}
-        out["image_shape"] = ds.extra.get("image_shape")
-    out["memory_bytes"] = int(ds.X.nbytes + (0 if ds.X_test is None else ds.X_test.nbytes))
-    return out
