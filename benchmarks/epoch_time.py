@@ -78,7 +78,7 @@ class NncliLoop:
         from nncli.nn.network import Dense, Network
         from nncli.nn.optimizers import OPTIMIZERS
         from nncli.nn.schedules import SCHEDULES
-        from nncli.train import Split, TrainData, Trainer
+        from nncli.trainer import Split, TrainData, Trainer
 
         self.cfg = config_mod.validate({
             "seed": seed, "dtype": "float32", "data": "xor",

@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
-from . import gradcheck as gradcheck_mod
-from . import gradcheck_suite
+from . import gradient_check as gradcheck_mod
+from . import gradient_suite
 from .config import Config
 from .errors import NncliError
-from .resume import open_resume
+from .resuming import open_resume
 from .run import Run, load_run as _load_run
 from .runner import execute, prepare, start, write_first_files
 from .runs import MemoryRun
-from .train import Events
+from .trainer import Events
 
 Overrides = Iterable[str] | Mapping[str, Any] | None
 
@@ -106,7 +106,7 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
     registered activation and loss (a SuiteReport)."""
     tolerance = gradcheck_mod.Tolerance(eps=eps, tol=tol, floor=floor)
     if config is None:
-        return gradcheck_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
+        return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
     cfg = load_config(config, overrides, seed)
     return gradcheck_mod.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
                                       random_data=random_data)

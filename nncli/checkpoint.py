@@ -22,7 +22,7 @@ from . import jsonable
 from .errors import ConfigError, RunDirError
 from .model import signature
 from .readers import read_npz
-from .train import State, Trainer
+from .trainer import State, Trainer
 
 CHECKPOINT_FORMAT = 1
 _META_INTS = ("epoch", "step", "batch", "correct", "seen", "bad_epochs", "n_train", "batch_size")

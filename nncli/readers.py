@@ -101,3 +101,12 @@ def printable(e: Exception, limit: int = 100) -> str:
     """An exception's text without the binary garbage a corrupted file can put into it."""
     text = "".join(c if c.isprintable() else "?" for c in str(e))
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def is_number(text: str) -> bool:
+    """Whether a text cell (CSV, metrics.csv) reads as a number."""
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

@@ -35,7 +35,7 @@ from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from .runs import MemoryRun, RunDir
 from .summary import summary
-from .train import Events, Result, Start, State, Trainer
+from .trainer import Events, Result, Start, State, Trainer
 
 
 def rngs(seed: int) -> dict[str, np.random.Generator]:

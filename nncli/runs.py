@@ -17,7 +17,7 @@ import numpy as np
 
 from . import atomic, jsonable
 from .errors import RunDirError, argument
-from .readers import printable
+from .readers import is_number, printable
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
     "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz")
@@ -203,18 +203,10 @@ class RunDir:
                 try:
                     rows.append({k: (float(v) if v != "" else None) for k, v in zip(header, values)})
                 except ValueError:
-                    col, bad = next((k, v) for k, v in zip(header, values) if v != "" and not _is_float(v))
+                    col, bad = next((k, v) for k, v in zip(header, values) if v != "" and not is_number(v))
                     raise RunDirError(f"line {line_no}, column {col!r}: {bad[:40]!r} is not a number (every "
                                       f"value must be a number or empty)", where=str(p)) from None
         return header, rows
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 class MemoryRun:

@@ -12,7 +12,7 @@ import numpy as np
 from . import __version__
 from .metrics import evaluate
 from .model import architecture
-from .train import Result
+from .trainer import Result
 
 PREDICTIONS_MAX = 16  # datasets this small get their predictions listed in summary.json
 

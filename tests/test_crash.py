@@ -22,7 +22,7 @@ import pytest
 
 from conftest import ROOT, XOR
 from nncli import run as run_mod
-from nncli import atomic, resume, runner
+from nncli import atomic, resuming, runner
 
 CONFIG = """\
 seed: 5
@@ -179,7 +179,7 @@ def test_disk_full_during_training_keeps_the_last_good_files(run_cli, tmp_path, 
                                                       "summary.json", "weights.npz"]  # no temporary files
     loaded = run_mod.load_run(run)
     assert loaded.summary["status"] == "running" and loaded.summary["epochs"] == 3
-    plan = resume.open_resume(run)
+    plan = resuming.open_resume(run)
     assert plan.state.epoch == 3 or plan.state.epoch == 4  # the 4th checkpoint.npz may have got through
     r = run_cli("train", "--resume", run, "-q")
     assert r.exit_code == 0, r.output

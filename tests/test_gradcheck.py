@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ROOT, XOR
 from nncli import config as config_mod
-from nncli import gradcheck as gc
-from nncli import gradcheck_suite as gs
+from nncli import gradient_check as gc
+from nncli import gradient_suite as gs
 from nncli.data import datasets
 from nncli.errors import DataError
 from nncli.nn.activations import ACTIVATIONS, Tanh

@@ -22,7 +22,7 @@ from conftest import ROOT
 from nncli.readers import read_yaml_mapping
 from nncli import run as run_mod
 from nncli import config as C
-from nncli import resume, runner
+from nncli import resuming, runner
 
 CONFIG = """\
 seed: 3
@@ -98,7 +98,7 @@ def train_lib(cfg_path: Path, out: Path, stop_after: int | None = None, override
 
 
 def resume_lib(out: Path, stop_after: int | None = None, overrides=()) -> dict:
-    plan = resume.open_resume(out, list(overrides))
+    plan = resuming.open_resume(out, list(overrides))
     assert not plan.done, plan.message
     stop = StopAfter(stop_after)
     return runner.execute(plan.prepared, plan.run, stop, should_stop=stop, state=plan.state,
@@ -166,7 +166,7 @@ def test_more_epochs_continue_a_completed_run_exactly(tmp_path):
     train_lib(cfg, tmp_path / "ref", overrides=["train.epochs=7"])
     run = tmp_path / "run"
     train_lib(cfg, run)
-    plan = resume.open_resume(run)
+    plan = resuming.open_resume(run)
     assert plan.done and "already completed" in plan.message
     s = resume_lib(run, overrides=["train.epochs=7"])
     assert s["status"] == "completed" and s["epochs"] == 7
@@ -374,7 +374,7 @@ def test_a_second_ctrl_c_exits_at_once_and_leaves_every_file_readable(tmp_path):
     loaded = run_mod.load_run(run)  # config, weights and summary all readable
     assert loaded.summary["status"] in ("running", "interrupted")
     assert len(metrics(run)) >= 1
-    plan = resume.open_resume(run)
+    plan = resuming.open_resume(run)
     assert not plan.done and plan.state.epoch >= 1
 
 

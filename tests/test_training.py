@@ -17,7 +17,7 @@ from nncli.nn.losses import LOSSES
 from nncli.nn.network import Dense, Network
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.schedules import SCHEDULES
-from nncli.train import Split, TrainData, Trainer
+from nncli.trainer import Split, TrainData, Trainer
 
 
 def make_cfg(**train) -> config_mod.Config:
@@ -81,7 +81,7 @@ def test_shuffling_is_seeded_and_changes_every_epoch():
         def on_epoch(self, row):
             orders.append(self.state.perm.copy())
 
-    from nncli.train import State
+    from nncli.trainer import State
 
     state = State()
     t = trainer(make_net(), cfg, seed=7)

@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import api
-from .. import gradcheck as gc
-from .. import gradcheck_suite as suite_mod
+from .. import gradient_check as gc
+from .. import gradient_suite as suite_mod
 from ..errors import ConfigError, GradcheckFailed, argument
 from ..nn.activations import ACTIVATIONS
 from ..nn.losses import LOSSES

@@ -16,7 +16,8 @@ from .. import analysis
 from ..inspection import Inspection, Section
 from ..nn.activations import ACTIVATIONS
 from ..registry import Registry
-from . import charts
+from .charts import (CLASS_MARKS, class_map, diverging, diverging_legend, fmt_num, heatmap, image, line_chart,
+                     map_axes, value_map)
 from .render import plots_module
 from .shrinkage_view import shrinkage_view
 from .style import STATUS_STYLE, fmt
@@ -89,7 +90,7 @@ def curves(sec: Section, ins: Inspection, mono: bool):
         if not series:
             continue
         log_y = None if kind == "loss" else False
-        out.append(charts.line_chart(series, width=ins.width, height=12 if kind == "loss" else 8, title=kind,
+        out.append(line_chart(series, width=ins.width, height=12 if kind == "loss" else 8, title=kind,
                                      log_y=log_y))
         pictures.append((f"{kind}.png", lambda p, series=series, kind=kind, log_y=log_y: plots_module().loss_curves(
             p, series, f"{ins.run.path.name}: {kind}", kind, log_y)))
@@ -107,21 +108,21 @@ def weights(sec: Section, ins: Inspection, mono: bool):
     for st in stats:
         w = st["W"]
         table.add_row(str(st["layer"]), "x".join(map(str, st["shape"])), st["activation"],
-                      *[charts.fmt_num(w[k]) for k in ("norm", "mean", "std", "min", "max")],
-                      charts.fmt_num(st["b"]["norm"]))
+                      *[fmt_num(w[k]) for k in ("norm", "mean", "std", "min", "max")],
+                      fmt_num(st["b"]["norm"]))
     out: list[RenderableType] = [table]
     for l, layer in enumerate(ins.net.layers):
         W, b = layer.W.astype(np.float64), layer.b.astype(np.float64)
         head = Text(f"W{l + 1} ({W.shape[0]}x{W.shape[1]}, {layer.activation.name}) and b{l + 1}: "
-                    f"‖W‖ {charts.fmt_num(stats[l]['W']['norm'])}, ‖b‖ {charts.fmt_num(stats[l]['b']['norm'])}",
+                    f"‖W‖ {fmt_num(stats[l]['W']['norm'])}, ‖b‖ {fmt_num(stats[l]['b']['norm'])}",
                     style="bold")
         if "W_values" in stats[l]:
             out += [head, _numbers(W, b, in_names if l == 0 else names[l - 1], names[l])]
         else:
             body = Text("rows: inputs, columns: units\n", style="dim")
-            body.append_text(charts.heatmap(W, max_rows=16, max_cols=ins.width - 12, mono=mono))
+            body.append_text(heatmap(W, max_rows=16, max_cols=ins.width - 12, mono=mono))
             body.append(f"b{l + 1}:\n", style="dim")
-            body.append_text(charts.heatmap(b[None, :], max_rows=1, max_cols=ins.width - 12, mono=mono))
+            body.append_text(heatmap(b[None, :], max_rows=1, max_cols=ins.width - 12, mono=mono))
             out += [head, body]
     pictures = [("weights.png", lambda p: plots_module().weights(
         p, [(f"W{l + 1}", L.W, L.b) for l, L in enumerate(ins.net.layers)]))]
@@ -136,7 +137,7 @@ def _numbers(W: np.ndarray, b: np.ndarray, rows: list[str], cols: list[str]) -> 
     for c in cols:
         t.add_column(c, justify="right")
     for name, row in [(r, W[i]) for i, r in enumerate(rows)] + [("bias", b)]:
-        t.add_row(name, *[Text(f"{v:+.3f}", style=charts.diverging(v / vmax)) for v in row])
+        t.add_row(name, *[Text(f"{v:+.3f}", style=diverging(v / vmax)) for v in row])
     return t
 
 
@@ -150,7 +151,7 @@ def truth_tables(sec: Section, ins: Inspection, mono: bool):
     for u in units:
         t.add_column(u["name"], justify="right")
     for i, x in enumerate(tt["inputs"]):
-        t.add_row(charts.fmt_num(x[0]), charts.fmt_num(x[1]), *map(str, [(0, 0), (0, 1), (1, 0), (1, 1)][i]),
+        t.add_row(fmt_num(x[0]), fmt_num(x[1]), *map(str, [(0, 0), (0, 1), (1, 0), (1, 1)][i]),
                   *[f"{u['activation'][i]:+.3f} → {u['bits'][i]}" for u in units])
     lines = Text()
     for layer in tt["layers"]:
@@ -194,19 +195,19 @@ def decision_maps(sec: Section, ins: Inspection, mono: bool):
     n_out = big["outputs"].shape[2]
     maps_png = []
     if n_out > 1:
-        body = charts.class_map(big["predicted"], big["confidence"], n_out, points, labels, big["xs"], big["ys"],
+        body = class_map(big["predicted"], big["confidence"], n_out, points, labels, big["xs"], big["ys"],
                                 mono)
         title = "predicted class (colour) and confidence (shade)"
         maps_png.append(("predicted class", big["predicted"].astype(float), (n_out - 1) / 2, (n_out - 1) / 2 or 1))
     else:
         V = big["outputs"][:, :, 0]
         centre, scale = centre_and_scale(last.activation.name, V, output=a["classifies"])
-        body = charts.value_map(V, centre, scale, points, labels, big["xs"], big["ys"], mono)
-        title = f"output ({last.activation.name}); shade = distance from {charts.fmt_num(centre)}"
+        body = value_map(V, centre, scale, points, labels, big["xs"], big["ys"], mono)
+        title = f"output ({last.activation.name}); shade = distance from {fmt_num(centre)}"
         maps_png.append(("output", V, centre, scale))
-    out.append(charts.map_axes(body, big["xs"], big["ys"], title))
+    out.append(map_axes(body, big["xs"], big["ys"], title))
     if labels is not None:
-        marks = ", ".join(f"{charts.CLASS_MARKS[k % len(charts.CLASS_MARKS)]} class {k}"
+        marks = ", ".join(f"{CLASS_MARKS[k % len(CLASS_MARKS)]} class {k}"
                           for k in range(int(labels.max()) + 1))
         out.append(Text(f"training points: {marks}", style="dim"))
     names = analysis.unit_names(ins.net)
@@ -219,7 +220,7 @@ def decision_maps(sec: Section, ins: Inspection, mono: bool):
             maps_png.append((f"{names[l][j]} ({act})", big_map, *centre_and_scale(act, big_map)))
             if j < MAX_UNIT_MAPS:
                 centre, scale = centre_and_scale(act, H[:, :, j])
-                cells.append(charts.map_axes(charts.value_map(H[:, :, j], centre, scale, points if few else None,
+                cells.append(map_axes(value_map(H[:, :, j], centre, scale, points if few else None,
                                                               labels, small["xs"], small["ys"], mono),
                                              small["xs"], small["ys"], f"{names[l][j]} ({act})"))
         out.append(Text(f"hidden layer {l + 1}: each unit's activation", style="bold"))
@@ -227,7 +228,7 @@ def decision_maps(sec: Section, ins: Inspection, mono: bool):
         if H.shape[2] > MAX_UNIT_MAPS:
             out.append(Text(f"({H.shape[2] - MAX_UNIT_MAPS} more units of layer {l + 1}: see --png)", style="dim"))
     out.append(Text("shade: distance of the activation from its midpoint (tanh 0, sigmoid 0.5)", style="dim"))
-    out.append(charts.diverging_legend(1.0, 0.0, mono=mono))
+    out.append(diverging_legend(1.0, 0.0, mono=mono))
     pictures = [("decision.png", lambda p: plots_module().decision_maps(p, big, points, labels, maps_png))]
     return out, pictures
 
@@ -238,10 +239,10 @@ def unit_images(sec: Section, ins: Inspection, mono: bool):
     units = all_units[:STRONGEST]
     vmax = max(float(np.abs(u["image"]).max()) for u in units)
     side = units[0]["image"].shape[1]
-    cells = [Group(Text(f"unit {u['unit']} ‖w‖ {u['norm']:.2f}", style="bold"), charts.image(u["image"], vmax, mono))
+    cells = [Group(Text(f"unit {u['unit']} ‖w‖ {u['norm']:.2f}", style="bold"), image(u["image"], vmax, mono))
              for u in units]
     return ([Text(f"the {len(units)} strongest units", style="dim"), grid_of(cells, max(1, ins.width // (side + 3))),
-             charts.diverging_legend(vmax, mono=mono)],
+             diverging_legend(vmax, mono=mono)],
             [("units.png", lambda p: plots_module().unit_images(p, all_units))])
 
 

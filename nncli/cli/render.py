@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ..train import Events, Start
+from .. import plots
+from ..trainer import Events, Start
 from .style import STATUS_STYLE, fmt
 
 REFRESH_SECONDS = 0.1  # the live view is updated at most ~10 times a second
@@ -142,7 +143,5 @@ def print_summary(console: Console, s: dict[str, Any], run_dir: str) -> None:
 
 def plots_module():
     """nncli.plots, after checking matplotlib is installed (raises the error with the install hint when it is not)."""
-    from .. import plots
-
     plots.pyplot()  # fail early, with the install hint, when matplotlib is missing
     return plots

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ..errors import DataError
 from ..options import Options
-from ..readers import read_npz
+from ..readers import is_number, read_npz
 from .datasets import DATASETS, Dataset, DatasetSource
 
 MAX_AUTO_CLASSES = 50  # an integer-valued target with at most this many distinct values is classification
@@ -118,7 +118,7 @@ def read_table(path: str | os.PathLike[str], header: bool | None = None,
     if not rows:
         raise DataError("the file is empty; expected a header (optional) and one row per sample", where=where)
     if header is None:
-        header = any(not _is_number(cell) for cell in rows[0])
+        header = any(not is_number(cell) for cell in rows[0])
     names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
     body, body_lines = (rows[1:], lines[1:]) if header else (rows, lines)
     if not body:
@@ -139,7 +139,7 @@ def parse_numbers(cells: np.ndarray, names: list[str], lines: list[int], dtype, 
     except ValueError:
         for r, row in enumerate(cells):
             for c, cell in enumerate(row):
-                if not _is_number(cell):
+                if not is_number(cell):
                     what = "is empty (a missing value)" if not cell.strip() else f"has {cell.strip()!r}"
                     raise DataError(f"line {lines[r]}, column {names[c]!r} {what}; features must be "
                                     f"numbers (fill in or drop missing values first)", where=where) from None
@@ -170,14 +170,6 @@ def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool 
                             where=where) from None
         y = target_cells  # text labels
     return X, y, names
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return False
 
 
 def _column_index(target: int | str, names: list[str], header: bool, where: str) -> int:

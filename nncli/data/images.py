@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..errors import DataError
 from ..options import Options
-from . import mnist
+from .mnist import FILES, NUM_CLASSES, candidate_dirs, file_in, find_dir, load_arrays
 from .datasets import DATASETS, Dataset, DatasetSource
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
@@ -43,7 +43,7 @@ class MnistFormat(DatasetSource):
     class_names: list[str] = []
 
     def load(self, rng, dtype):
-        arrays = mnist.load_arrays(self.name, self.options.path)
+        arrays = load_arrays(self.name, self.options.path)
         images, labels = arrays["train_images"], arrays["train_labels"]
         limit = self.options.limit
         if limit is not None and limit < len(images):
@@ -53,7 +53,7 @@ class MnistFormat(DatasetSource):
             self.name,
             scale_images(images, dtype),
             labels.astype(np.int64),
-            n_classes=mnist.NUM_CLASSES,
+            n_classes=NUM_CLASSES,
             X_test=scale_images(arrays["test_images"], dtype),
             y_test=arrays["test_labels"].astype(np.int64),
             class_names=list(self.class_names),
@@ -69,14 +69,14 @@ class MnistFormat(DatasetSource):
     def locate(cls) -> dict:
         found = None
         try:
-            found = str(mnist.find_dir(cls.name))
+            found = str(find_dir(cls.name))
         except DataError:
             pass
-        return {"looked_in": [str(d) for d in mnist.candidate_dirs(cls.name)], "found": found}
+        return {"looked_in": [str(d) for d in candidate_dirs(cls.name)], "found": found}
 
     def files(self, ds):
         directory = Path(ds.source)
-        paths = {role: mnist.file_in(directory, f) for role, f in mnist.FILES.items()}
+        paths = {role: file_in(directory, f) for role, f in FILES.items()}
         return {role: {"path": str(p), "bytes": p.stat().st_size} for role, p in paths.items() if p is not None}
 
 

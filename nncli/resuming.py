@@ -19,7 +19,7 @@ from .errors import ConfigError, RunDirError
 from .readers import parse_yaml
 from .runner import Prepared, prepare
 from .runs import RunDir
-from .train import State
+from .trainer import State
 
 
 @dataclass

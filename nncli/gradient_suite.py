@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .gradcheck import Tolerance, TensorResult, json_float, Verdict, check_network, random_targets
+from .gradient_check import Tolerance, TensorResult, json_float, Verdict, check_network, random_targets
 from .nn.activations import ACTIVATIONS
 from .nn.losses import LOSSES
 from .nn.network import Network
