@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 
 _MARK = "\x1a"
-_ARGUMENT = re.compile(f"{_MARK}([A-Za-z_][A-Za-z0-9_]*){_MARK}")
+_ARGUMENT = re.compile(f"{_MARK}([A-Za-z_][A-Za-z0-9_]*)(?:\\|([^{_MARK}]*))?{_MARK}")
 
 
-def argument(name: str) -> str:
-    """A reference to the library parameter `name` inside a message (see the module docstring)."""
-    return f"{_MARK}{name}{_MARK}"
+def argument(name: str, cli_flag: str | None = None) -> str:
+    """A reference to the library parameter `name` inside a message (see the module docstring);
+    `cli_flag` when the command line's flag is not `--name-with-dashes`."""
+    return f"{_MARK}{name}|{cli_flag}{_MARK}" if cli_flag else f"{_MARK}{name}{_MARK}"
 
 
 def flag(name: str) -> str:
@@ -29,7 +30,7 @@ def flag(name: str) -> str:
 
 def render(text: str, flags: bool = False) -> str:
     """A message with its parameter references written as names, or as the CLI's flags."""
-    return _ARGUMENT.sub(lambda m: flag(m.group(1)) if flags else m.group(1), text)
+    return _ARGUMENT.sub(lambda m: (m.group(2) or flag(m.group(1))) if flags else m.group(1), text)
 
 
 class NncliError(Exception):

@@ -302,9 +302,9 @@ def _random_batch(cfg: Config, samples: int, rng: np.random.Generator, reason: s
     n_in = cfg.model.input
     if n_in is None:
         raise ConfigError(f"the data cannot be loaded ({reason}), and without it the input size is unknown; "
-                          f"set it, e.g. model.input=784, to check with --random-data", where="model.input")
+                          f"set it, e.g. model.input=784, to check with {argument('random_data')}", where="model.input")
     net = build_network(cfg, n_in, rngs(cfg.seed)["init"])
     loss = LOSSES.get(cfg.loss, where="loss")()
     X = rng.normal(size=(samples, n_in))
     T = random_targets(net.layers[-1].activation, samples, net.layers[-1].units, rng)
-    return net, loss, X, T, f"{samples} random rows (--random-data; the data: {reason})"
+    return net, loss, X, T, f"{samples} random rows (the data could not be loaded: {reason})"

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import NncliError
+from .errors import NncliError, argument
 
 INSTALL_HINT = 'pip install -e ".[plot]"'
 
@@ -24,7 +24,7 @@ def pyplot():
         matplotlib.use("Agg", force=True)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise NncliError(f"--png needs matplotlib, which is not installed; install the plot extra with "
+        raise NncliError(f"{argument('png')} needs matplotlib, which is not installed; install the plot extra with "
                          f"{INSTALL_HINT} (or pip install matplotlib)") from None
     return plt
 

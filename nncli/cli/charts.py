@@ -60,6 +60,33 @@ def fmt_num(v: float, width: int = 0) -> str:
 _BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] within a cell
 
 
+def _braille(clean: dict, cols: int, height: int, tf, x_range: tuple[float, float],
+             y_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The braille dot bits (height, cols) of the series, consecutive points joined, and the index of the
+    series that last drew each cell (-1: empty)."""
+    (x_lo, x_hi), (y_lo, y_hi) = x_range, y_range
+    dots_w, dots_h = cols * 2, height * 4
+    bits = np.zeros((height, cols), dtype=np.int32)
+    colour = np.full((height, cols), -1, dtype=np.int32)
+    for k, (x, y) in enumerate(clean.values()):
+        px = (x - x_lo) / (x_hi - x_lo) * (dots_w - 1)
+        py = (tf(y) - y_lo) / (y_hi - y_lo) * (dots_h - 1)
+        # join consecutive points: sample each segment densely enough to leave no gaps
+        if len(px) > 1:
+            steps = np.maximum(1, np.ceil(np.maximum(np.abs(np.diff(px)), np.abs(np.diff(py))))).astype(int)
+            seg = np.repeat(np.arange(len(steps)), steps)
+            tt = np.concatenate([np.linspace(0, 1, s, endpoint=False) for s in steps])
+            px = np.append(px[:-1][seg] + tt * np.diff(px)[seg], px[-1])
+            py = np.append(py[:-1][seg] + tt * np.diff(py)[seg], py[-1])
+        dx = np.clip(np.round(px).astype(int), 0, dots_w - 1)
+        dy = (dots_h - 1) - np.clip(np.round(py).astype(int), 0, dots_h - 1)
+        for cx, cy in set(zip(dx.tolist(), dy.tolist())):
+            r, c = cy // 4, cx // 2
+            bits[r, c] |= _BRAILLE_BITS[cy % 4][cx % 2]
+            colour[r, c] = k
+    return bits, colour
+
+
 def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width: int = 80, height: int = 12,
                title: str = "", log_y: bool | None = None, x_label: str = "epoch") -> Text:
     """A braille line chart of several (x, y) series, with a y axis (3 ticks), an x axis and a legend.
@@ -94,26 +121,7 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
     x_lo, x_hi = float(all_x.min()), float(all_x.max())
     if x_hi - x_lo < 1e-12:
         x_hi = x_lo + 1
-    dots_w, dots_h = cols * 2, height * 4
-    bits = np.zeros((height, cols), dtype=np.int32)
-    colour = np.full((height, cols), -1, dtype=np.int32)
-    for k, (x, y) in enumerate(clean.values()):
-        px = (x - x_lo) / (x_hi - x_lo) * (dots_w - 1)
-        py = (tf(y) - y_lo) / (y_hi - y_lo) * (dots_h - 1)
-        # join consecutive points: sample each segment densely enough to leave no gaps
-        if len(px) > 1:
-            steps = np.maximum(1, np.ceil(np.maximum(np.abs(np.diff(px)), np.abs(np.diff(py))))).astype(int)
-            t = [np.linspace(0, 1, s, endpoint=False) for s in steps]
-            seg = np.repeat(np.arange(len(steps)), steps)
-            tt = np.concatenate(t)
-            px = np.append(px[:-1][seg] + tt * np.diff(px)[seg], px[-1])
-            py = np.append(py[:-1][seg] + tt * np.diff(py)[seg], py[-1])
-        dx = np.clip(np.round(px).astype(int), 0, dots_w - 1)
-        dy = (dots_h - 1) - np.clip(np.round(py).astype(int), 0, dots_h - 1)
-        for cx, cy in set(zip(dx.tolist(), dy.tolist())):
-            r, c = cy // 4, cx // 2
-            bits[r, c] |= _BRAILLE_BITS[cy % 4][cx % 2]
-            colour[r, c] = k
+    bits, colour = _braille(clean, cols, height, tf, (x_lo, x_hi), (y_lo, y_hi))
     names = list(clean)
 
     def y_value(frac: float) -> float:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..atomic import atomic_open
-from ..errors import DataError
+from ..errors import DataError, argument
 from .mnist import FILES, source
 
 ProgressCallback = Callable[[str, int, "int | None"], None]
@@ -109,7 +109,8 @@ def fetch(
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"cannot create the download directory: {e.strerror or e}; choose another with --dir",
+        raise DataError(f"cannot create the download directory: {e.strerror or e}; choose another with "
+                        f"{argument('dest_dir', '--dir')}",
                         where=str(dest)) from None
 
     results = []
@@ -147,7 +148,7 @@ def _download_file(filename: str, urls: list[str], target: Path, expected: str, 
             failures.append(f"{url}: {last_error} (tried {_ATTEMPTS} times)")
     raise DataError(
         f"could not download {filename}: " + "; ".join(failures)
-        + ". No partial file was left; check the network or pass another --base-url (or set "
+        + f". No partial file was left; check the network or pass another {argument('base_url')} (or set "
         "NNCLI_DATA_URL), then run the command again",
         where=str(target),
     )
