@@ -16,29 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import analysis, comparison, jsonable
+from ..comparison import short_keys
 from ..errors import ConfigError, argument
 from .errors import err_console, handle_errors
 from .render import plots_module
 from .style import STATUS_STYLE, fmt
-
-
-def short_keys(keys: list[str]) -> dict[str, str]:
-    """The shortest dotted suffix naming each key uniquely, not starting with a list index:
-    optimizer.lr -> lr, model.layers.0.units -> layers.0.units."""
-    parts = {k: k.split(".") for k in keys}
-    out = {}
-    for k, p in parts.items():
-        for n in range(1, len(p) + 1):
-            cand = p[-n:]
-            if cand[0].isdigit() and n < len(p):
-                continue
-            suffix = ".".join(cand)
-            if not any(o != k and (o == suffix or o.endswith("." + suffix)) for o in keys):
-                out[k] = suffix
-                break
-        else:
-            out[k] = k
-    return out
 
 
 def value_text(v: Any) -> str:

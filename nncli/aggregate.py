@@ -1,0 +1,109 @@
+"""Aggregates over seeds: runs grouped by the values of some config keys, and per group the mean,
+standard deviation (n - 1 in the denominator), min, max and count of every final metric and of the best
+value, how many runs diverged or failed, and for classification how many solved the task (final training
+accuracy 1.0) and how many epochs they took to first reach it. Never prints."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from .metrics import final_metrics
+
+SOLVED = 1.0  # the training accuracy that counts as solved
+
+
+def first_solved_epoch(rows: list[dict[str, Any]]) -> int | None:
+    """The first epoch whose training accuracy is 1.0 (None when none is, or without accuracy)."""
+    for row in rows:
+        if row.get("accuracy") is not None and row["accuracy"] >= SOLVED:
+            return int(row["epoch"])
+    return None
+
+
+def record(summary: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What aggregation needs of one run, from its summary.json and metrics.csv rows (or in-memory ones):
+    status, final metrics, best value, epochs, and for classification `solved` and `solved_at`."""
+    final = final_metrics(summary.get("final") or (rows[-1] if rows else {}))
+    status = str(summary.get("status") or "incomplete")
+    out = {"status": status, "final": final, "best": summary.get("best"), "epochs": summary.get("epochs"),
+           "solved": None, "solved_at": None}
+    if "accuracy" in final:
+        out["solved"] = final["accuracy"] is not None and final["accuracy"] >= SOLVED
+        out["solved_at"] = first_solved_epoch(rows) if out["solved"] else None
+    return out
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """mean, sd (sample standard deviation, n - 1; None for fewer than 2 values), min, max and n of the
+    finite values."""
+    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    n = len(xs)
+    if not n:
+        return {"mean": None, "sd": None, "min": None, "max": None, "n": 0}
+    mean = math.fsum(xs) / n
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else None
+    return {"mean": mean, "sd": sd, "min": min(xs), "max": max(xs), "n": n}
+
+
+def value_key(v: Any) -> str:
+    """A hashable, order-independent text for a config value (lists and mappings included)."""
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def group(entries: list[tuple[dict[str, Any], dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:
+    """Runs (their `keys` values, their `record`) grouped by those values, in order of first appearance:
+    [{"values", "n", "statuses", "metrics": {name: stats}, "best": {"monitor", **stats}, "diverged", "failed",
+    "solved", "solved_at": stats}]; "solved" and "solved_at" are None unless the runs classify."""
+    groups: dict[tuple, list[tuple[dict, dict]]] = {}
+    for values, rec in entries:
+        groups.setdefault(tuple(value_key(values.get(k)) for k in keys), []).append((values, rec))
+    out = []
+    for members in groups.values():
+        recs = [rec for _, rec in members]
+        names = list(dict.fromkeys(m for rec in recs for m in rec["final"]))
+        monitors = list(dict.fromkeys(rec["best"]["monitor"] for rec in recs if rec.get("best")))
+        statuses: dict[str, int] = {}
+        for rec in recs:
+            statuses[rec["status"]] = statuses.get(rec["status"], 0) + 1
+        classify = any(rec["solved"] is not None for rec in recs)
+        out.append({
+            "values": {k: members[0][0].get(k) for k in keys},
+            "n": len(recs),
+            "statuses": statuses,
+            "metrics": {m: stats([rec["final"].get(m) for rec in recs]) for m in names},
+            "best": {"monitor": ", ".join(monitors) or None,
+                     **stats([rec["best"]["value"] for rec in recs if rec.get("best")])},
+            "diverged": statuses.get("diverged", 0),
+            "failed": statuses.get("failed", 0),
+            "solved": sum(bool(rec["solved"]) for rec in recs) if classify else None,
+            "solved_at": stats([rec["solved_at"] for rec in recs if rec["solved"]]) if classify else None,
+        })
+    return out
+
+
+def csv_rows(groups: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The groups as flat CSV columns: keys, n, <metric>_mean/_sd/_min/_max, best_value_*, solved,
+    solved_at_*, diverged, failed."""
+    metrics = list(dict.fromkeys(m for g in groups for m in g["metrics"]))
+    columns = [*keys, "n"]
+    for m in metrics + ["best_value"]:
+        columns += [f"{m}_{s}" for s in ("mean", "sd", "min", "max")]
+    classify = any(g["solved"] is not None for g in groups)
+    if classify:
+        columns += ["solved", "solved_at_mean", "solved_at_sd", "solved_at_min", "solved_at_max"]
+    columns += ["diverged", "failed"]
+    rows = []
+    for g in groups:
+        row: dict[str, Any] = {k: g["values"][k] for k in keys}
+        row["n"] = g["n"]
+        for m in metrics:
+            row.update({f"{m}_{s}": (g["metrics"].get(m) or {}).get(s) for s in ("mean", "sd", "min", "max")})
+        row.update({f"best_value_{s}": g["best"].get(s) for s in ("mean", "sd", "min", "max")})
+        if classify:
+            row["solved"] = g["solved"]
+            row.update({f"solved_at_{s}": (g["solved_at"] or {}).get(s) for s in ("mean", "sd", "min", "max")})
+        row["diverged"], row["failed"] = g["diverged"], g["failed"]
+        rows.append(row)
+    return columns, rows
