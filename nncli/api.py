@@ -20,10 +20,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
 from . import gradient_check as gradcheck_mod
-from . import gradient_suite, sweeps
 from .config import Config
 from .errors import ConfigError, NncliError, argument
-from .executors import open_executor
 from .resuming import open_resume
 from .run import Run, load_run as _load_run
 from .runner import execute, in_memory, prepare, start
@@ -105,6 +103,8 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
     registered activation and loss (a SuiteReport)."""
     tolerance = gradcheck_mod.Tolerance(eps=eps, tol=tol, floor=floor)
     if config is None:
+        from . import gradient_suite  # lazy on purpose: start-up time of `nncli train`, which never needs it
+
         return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
     cfg = load_config(config, overrides, seed)
     return gradcheck_mod.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
@@ -116,7 +116,7 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
           random: int | None = None, sample_seed: int = 0, workers: int | None = None,
           scheduler: str | None = None, runs_dir: str | Path = "runs", out: str | Path | None = None,
           resume: str | Path | None = None, events: Any = None, should_stop: Callable[[], bool] | None = None,
-          command: list[str] | None = None) -> sweeps.SweepResult:
+          command: list[str] | None = None):
     """Train a config over a grid of values and seeds, as `nncli sweep` does; returns the SweepResult
     (`.path`, `.table()`: the rows of results.csv, `.groups()`: the aggregates over seeds).
 
@@ -125,6 +125,8 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
     `sample_seed`. `workers` local processes (None: one per core; 1: this process) or the Dask
     `scheduler` address. `resume`: a sweep directory to finish (no config or grid then). Every point is
     validated (ConfigError) before anything is written; runs that fail are rows with status "failed"."""
+    from . import sweeps  # lazy on purpose: start-up time of `nncli train`, which never needs sweeps
+    from .executors import open_executor
     if resume is not None:
         if config is not None or params or overrides or grid is not None or seeds is not None or random is not None:
             raise ConfigError(f"{argument('resume')} finishes the sweep its directory describes; give no config, "
