@@ -5,11 +5,14 @@ accuracy 1.0) and how many epochs they took to first reach it. Never prints."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from typing import Any
 
-from .metrics import final_metrics
+from .comparison import MISSING, flatten
+from .errors import ConfigError, argument
+from .metrics import final_metrics, higher_is_better
 
 SOLVED = 1.0  # the training accuracy that counts as solved
 
@@ -107,3 +110,60 @@ def csv_rows(groups: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], 
         row["diverged"], row["failed"] = g["diverged"], g["failed"]
         rows.append(row)
     return columns, rows
+
+
+# -- grouping runs read back (nncli compare --group-by) --------------------------------------------
+def config_value(config: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key in a nested config (list items by index): `optimizer.lr`, `model.init`
+    ({"name": ...}), `model.layers.0.activation`; MISSING when there is none."""
+    node: Any = config
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return MISSING
+    return node
+
+
+def group_runs(runs: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """Runs read back by nncli.comparison.read_runs, grouped by the values of `keys` in their configs.
+    ConfigError (exit 2) for a key no run has, with the closest one."""
+    for key in keys:
+        if all(config_value(r["config"], key) is MISSING for r in runs):
+            known = list(dict.fromkeys(k for r in runs for k in flatten(r["config"])))
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"no run has the config key {key!r}{hint}", where=argument("group_by"))
+    entries = []
+    for r in runs:
+        values = {k: (None if (v := config_value(r["config"], k)) is MISSING else v) for k in keys}
+        entries.append((values, record(r["summary"], r["rows"])))
+    entries.sort(key=lambda e: [_order(e[0][k]) for k in keys])  # numbers numerically, then by text
+    return group(entries, keys)
+
+
+def _order(v: Any) -> tuple:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0.0, value_key(v))
+
+
+def sort_groups(groups: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Groups best first by the mean of a final metric (`loss`, `final.val_accuracy`), `best.value` or
+    `solved`; groups without the value go last. ConfigError for another key."""
+    name = key.removeprefix("final.")
+    metrics = list(dict.fromkeys(m for g in groups for m in g["metrics"]))
+    if name in metrics:
+        value, descending = (lambda g: (g["metrics"].get(name) or {}).get("mean")), higher_is_better(name)
+    elif key == "best.value":
+        value = lambda g: g["best"].get("mean")  # noqa: E731
+        descending = any(higher_is_better(g["best"].get("monitor") or "") for g in groups)
+    elif key == "solved":
+        value, descending = (lambda g: g["solved"]), True
+    else:
+        raise ConfigError(f"cannot sort groups by {key!r}; choose one of: "
+                          f"{', '.join(metrics + ['best.value', 'solved'])}", where=argument("sort"))
+    present = [g for g in groups if value(g) is not None]
+    return sorted(present, key=value, reverse=descending) + [g for g in groups if value(g) is None]

@@ -114,8 +114,8 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
 def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable[str] | Mapping[str, list] = (),
           overrides: Overrides = None, *, grid: str | Path | None = None, seeds: int | None = None,
           random: int | None = None, sample_seed: int = 0, workers: int | None = None,
-          scheduler: str | None = None, runs_dir: str | Path = "runs", out: str | Path | None = None,
-          resume: str | Path | None = None, events: Any = None, should_stop: Callable[[], bool] | None = None,
+          scheduler: str | None = None, timeout: float = 10.0, runs_dir: str | Path = "runs",
+          out: str | Path | None = None, resume: str | Path | None = None, events: Any = None, should_stop: Callable[[], bool] | None = None,
           command: list[str] | None = None):
     """Train a config over a grid of values and seeds, as `nncli sweep` does; returns the SweepResult
     (`.path`, `.table()`: the rows of results.csv, `.groups()`: the aggregates over seeds).
@@ -123,7 +123,7 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
     `params`: {"optimizer.lr": [0.05, 0.25]} or ["optimizer.lr=0.05,0.25"]; `overrides` apply to every
     point; `grid`: a grid file; `seeds`: N seeds 0..N-1 per point; `random`: K points drawn with
     `sample_seed`. `workers` local processes (None: one per core; 1: this process) or the Dask
-    `scheduler` address. `resume`: a sweep directory to finish (no config or grid then). Every point is
+    `scheduler` address (reached within `timeout` seconds, else an error). `resume`: a sweep directory to finish (no config or grid then). Every point is
     validated (ConfigError) before anything is written; runs that fail are rows with status "failed"."""
     from . import sweeps  # lazy on purpose: start-up time of `nncli train`, which never needs sweeps
     from .executors import open_executor
@@ -132,13 +132,13 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
             raise ConfigError(f"{argument('resume')} finishes the sweep its directory describes; give no config, "
                               f"parameters, grid or seeds with it")
         plan, directory = sweeps.open_plan(resume)
-        with open_executor(workers, scheduler) as executor:
+        with open_executor(workers, scheduler, timeout) as executor:
             return sweeps.run(plan, directory, executor, events, should_stop)
     if config is None:
         raise ConfigError(f"give a config to sweep (or {argument('resume')} SWEEP_DIR)")
     plan = sweeps.plan(config, params, overrides, grid=grid, seeds=seeds, random=random,
                        sample_seed=sample_seed, command=command)
-    with open_executor(workers, scheduler) as executor:  # a scheduler that cannot be reached: nothing written
+    with open_executor(workers, scheduler, timeout) as executor:  # a scheduler that cannot be reached: nothing written
         directory = sweeps.create(plan, runs_dir, out)
         return sweeps.run(plan, directory, executor, events, should_stop)
 

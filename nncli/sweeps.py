@@ -2,7 +2,8 @@
 
     runs/<stem>-sweep-<YYYYmmdd-HHMMSS>/
       sweep.yaml      the config (path, content, resolved), the grid, seeds, fixed overrides, command, version
-      results.csv     one row per finished run: swept values, seed, status, final and best metrics, seconds
+      results.csv     one row per finished run: swept values, seed, status, final and best metrics, seconds,
+                      the worker that trained it
       <name>/         one ordinary run directory per point and seed, e.g. activation=relu,lr=0.25,seed=3
 
 `plan` expands and validates every point before anything is written; `create` makes the directory;
@@ -117,14 +118,15 @@ def _write(sweep: RunDir, name: str, text: str) -> None:
 
 # -- results --------------------------------------------------------------------------------------
 def result_row(point: Point, status: str, summary: dict[str, Any], rows: list[dict[str, Any]],
-               seconds: float | None, message: str = "") -> dict[str, Any]:
+               seconds: float | None, message: str = "", worker: str = "") -> dict[str, Any]:
     """One row of results.csv (and of the returned table), with the run's aggregation record."""
     rec = aggregate.record({**summary, "status": status}, rows)
     best = rec["best"] or {}
     return {"run": point.name, **point.values, SEED: point.seed, "status": status, "epochs": rec["epochs"],
             **{k: v for k, v in rec["final"].items()}, "best_monitor": best.get("monitor"),
             "best_epoch": best.get("epoch"), "best_value": best.get("value"), "solved_at": rec["solved_at"],
-            "seconds": summary.get("wall_seconds", seconds), "message": message or summary.get("message") or "",
+            "seconds": summary.get("wall_seconds", seconds), "worker": worker,
+            "message": message or summary.get("message") or "",
             "_record": rec, "_values": point.values}
 
 
@@ -238,9 +240,9 @@ def run(p: Plan, sweep: RunDir, executor, events: SweepEvents | None = None,
             if message.memory is not None:
                 _save(point, message, sweep)
                 row = result_row(point, message.status, message.memory.summary, message.memory.rows,
-                                 message.seconds, message.message)
+                                 message.seconds, message.message, message.worker)
             else:
-                row = result_row(point, message.status, {}, [], message.seconds, message.message)
+                row = result_row(point, message.status, {}, [], message.seconds, message.message, message.worker)
             rows[point.index] = row
             write_results(sweep, [rows[i] for i in sorted(rows)])
             events.on_run_end(point, row)
@@ -248,3 +250,12 @@ def run(p: Plan, sweep: RunDir, executor, events: SweepEvents | None = None,
         write_results(sweep, [rows[i] for i in sorted(rows)])
     return SweepResult(sweep.path, [rows[i] for i in sorted(rows)], p.keys, len(p.points),
                        interrupted=should_stop(), kept=kept)
+
+
+def swept_keys(path: str | Path) -> list[str] | None:
+    """The swept keys of a sweep directory (from its sweep.yaml), None for any other directory."""
+    source = Path(path) / SWEEP_FILE
+    if not source.is_file():
+        return None
+    doc = parse_yaml(source.read_text(encoding="utf-8"), str(source))
+    return list((doc.get("params") or {}) if isinstance(doc, dict) else {})

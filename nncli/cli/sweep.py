@@ -107,6 +107,8 @@ def sweep(
                                           help="local worker processes [one per core]; 1: in this process"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", show_default=False,
                                             help="run on this Dask scheduler, e.g. tcp://host:8786 (dask extra)"),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, metavar="SECONDS",
+                                  help="how long to try reaching the Dask scheduler"),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", show_default=False,
                                           help="finish this sweep: run what is missing or unfinished"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent of the sweep directory"),
@@ -122,7 +124,8 @@ def sweep(
         progress = SweepProgress(err_console, live=err_console.is_terminal, quiet=quiet or as_json)
         with stop_on_signals(SweepStop()) as stop, progress:
             result = api.sweep(config, param or [], overrides or None, grid=grid, seeds=seeds, random=random,
-                               sample_seed=sample_seed, workers=workers, scheduler=scheduler, runs_dir=runs_dir,
+                               sample_seed=sample_seed, workers=workers, scheduler=scheduler, timeout=timeout,
+                               runs_dir=runs_dir,
                                out=out, resume=resume, events=progress, should_stop=stop, command=command)
         groups = result.groups()
         if as_json:
