@@ -86,7 +86,7 @@ class DaskExecutor:
         stop = distributed.Event(f"nncli-stop-{sweep}", client=self.client)
         futures = {self.client.submit(remote_execute, t, stop.name, key=f"nncli-{sweep}-{t.index}", pure=False): t
                    for t in tasks}
-        done = distributed.as_completed(list(futures))
+        done = distributed.as_completed(list(futures), loop=self.client.loop)
         stopping = False
         try:
             while not done.is_empty():
