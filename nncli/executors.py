@@ -55,7 +55,8 @@ class Started:
 class Outcome:
     """How a run ended: `status` from its summary (completed, early_stopped, diverged, interrupted), or
     "failed" (an error: `message`, no `memory`), or "skipped" (stopped before it began). `memory` holds
-    the run directory's files."""
+    the run's summary and metrics rows, `files` its run directory's files rendered as bytes (by the
+    worker, so the client only writes them)."""
 
     index: int
     status: str
@@ -63,6 +64,7 @@ class Outcome:
     message: str = ""
     seconds: float = 0.0
     worker: str = ""
+    files: dict[str, bytes] | None = None
 
 
 def execute(task: Task, should_stop: Callable[[], bool] | None = None, worker: str = "") -> Outcome:
@@ -78,7 +80,7 @@ def execute(task: Task, should_stop: Callable[[], bool] | None = None, worker: s
         return Outcome(task.index, "failed", None, f"internal error ({type(e).__name__}: {e})",
                        time.perf_counter() - started, worker)
     return Outcome(task.index, summary["status"], memory, summary.get("message") or "",
-                   time.perf_counter() - started, worker)
+                   time.perf_counter() - started, worker, memory.files())
 
 
 def _never() -> bool:

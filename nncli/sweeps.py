@@ -169,7 +169,7 @@ def _save(point: Point, outcome: Outcome, sweep: RunDir) -> None:
     path = sweep.file(point.name)
     if path.exists():
         RunDir(path).discard()
-    outcome.memory.save(runs.create(point.name, out=path))
+    runs.create(point.name, out=path).write_files(outcome.files or outcome.memory.files())
 
 
 @dataclass
