@@ -138,10 +138,17 @@ def group_runs(runs: list[dict[str, Any]], keys: list[str]) -> list[dict[str, An
             raise ConfigError(f"no run has the config key {key!r}{hint}", where=argument("group_by"))
     entries = []
     for r in runs:
-        values = {k: (None if (v := config_value(r["config"], k)) is MISSING else v) for k in keys}
+        values = {k: _plain(config_value(r["config"], k)) for k in keys}
         entries.append((values, record(r["summary"], r["rows"])))
     entries.sort(key=lambda e: [_order(e[0][k]) for k in keys])  # numbers numerically, then by text
     return group(entries, keys)
+
+
+def _plain(v: Any) -> Any:
+    """A config value as it was swept: `{"name": "he_normal"}` (a resolved `model.init`) is he_normal."""
+    if v is MISSING:
+        return None
+    return v["name"] if isinstance(v, dict) and set(v) == {"name"} else v
 
 
 def _order(v: Any) -> tuple:

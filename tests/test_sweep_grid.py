@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +116,37 @@ def test_a_grid_file_with_seeds(tmp_path):
     path.write_text("optimizer.lr: 0.5\n")
     with pytest.raises(ConfigError, match=r"optimizer.lr: must be a list of values, e.g. \[0.5\]"):
         grid.build_grid([], grid_file=path)
+
+
+def readme_bash_blocks(section: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", body, re.S)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_readme_sweep_commands_run_as_shown(tmp_path):
+    """The lab walkthrough (### The lab's experiments as sweeps) and ## Sweeps, in one fresh directory:
+    every block exits 0 and every sweep directory is complete (the Dask blocks start servers: see
+    test_sweep_dask.py; blocks using jq run where jq is installed)."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "nncli").exists():
+        pytest.skip("the nncli console script is not installed next to this Python")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    shutil.copytree(ROOT / "sweeps", tmp_path / "sweeps")
+    blocks = readme_bash_blocks("### The lab's experiments as sweeps") + readme_bash_blocks("\n## Sweeps\n")
+    assert sum("nncli sweep" in b for b in blocks) >= 6
+    ran = 0
+    for block in blocks:
+        if "dask " in block or ("jq " in block and shutil.which("jq") is None):
+            continue
+        r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, f"{block}\n{r.stderr[-3000:]}"
+        ran += 1
+    assert ran >= 5
+    for name, runs in (("xor-act-lr", 90), ("xor-init", 80), ("xor-units", 50), ("spiral", 12), ("spiral-depth", 3)):
+        rows = list(csv.DictReader((tmp_path / "runs" / name / "results.csv").open()))
+        assert len(rows) == runs and all(r["status"] in ("completed", "diverged") for r in rows), name
+    assert (tmp_path / "xor-units.png").is_file() and (tmp_path / "xor-init.csv").read_text().count("\n") == 5

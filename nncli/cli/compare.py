@@ -217,14 +217,18 @@ def compare(
             elif len(runs) > 1:
                 console.print(Text("the runs' configs are identical", style="dim"))
         if png is not None:
-            by_run = {r["run"]: r for r in runs}
-            series = {}
-            for r in rows:
-                run = by_run[r["run"]]
-                curve = analysis.curves(run["columns"], run["rows"]).get("loss")
-                if curve:
-                    name = label(run, result["keys"])
-                    series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (
-                        curve["epoch"], curve["value"])
-            path = plots_module().loss_curves(png, series, f"loss of {len(series)} runs")
-            err_console.print(f"wrote {path}", highlight=False)
+            loss_picture(png, runs, rows, result["keys"])
+
+
+def loss_picture(png: Path, runs: list[dict[str, Any]], rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Every run's loss curve in one PNG, labelled by its differing config values."""
+    by_run = {r["run"]: r for r in runs}
+    series = {}
+    for r in rows:
+        run = by_run[r["run"]]
+        curve = analysis.curves(run["columns"], run["rows"]).get("loss")
+        if curve:
+            name = label(run, keys)
+            series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (curve["epoch"], curve["value"])
+    path = plots_module().loss_curves(png, series, f"loss of {len(series)} runs")
+    err_console.print(f"wrote {path}", highlight=False)
