@@ -7,6 +7,7 @@
     run = nncli.load_run("runs/xor-20261127-150521")
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
+    result = nncli.sweep("configs/xor.yaml", {"optimizer.lr": [0.05, 0.25, 1]}, seeds=10)
 
 The command line calls these functions; they never print.
 """
@@ -19,13 +20,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
 from . import gradient_check as gradcheck_mod
-from . import gradient_suite
 from .config import Config
-from .errors import NncliError
+from .errors import ConfigError, NncliError, argument
 from .resuming import open_resume
 from .run import Run, load_run as _load_run
-from .runner import execute, prepare, start, write_first_files
-from .runs import MemoryRun
+from .runner import execute, in_memory, prepare, start
 from .trainer import Events
 
 Overrides = Iterable[str] | Mapping[str, Any] | None
@@ -64,9 +63,7 @@ def train(config: str | Path | Config | Mapping[str, Any], overrides: Overrides 
     command = command or list(sys.argv)
     p = prepare(cfg)
     if runs_dir is None and out is None:
-        memory = MemoryRun()
-        write_first_files(p, memory, command)
-        summary = execute(p, memory, events, command=command, should_stop=should_stop or _never)
+        memory, summary = in_memory(p, events, command, should_stop or _never)
         return Run(p.cfg, p.net, summary, None, memory, notes=p.warnings)
     run_dir = start(p, name, runs_dir=Path(runs_dir) if runs_dir is not None else None,
                     out=Path(out) if out is not None else None, command=command)
@@ -106,14 +103,48 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
     registered activation and loss (a SuiteReport)."""
     tolerance = gradcheck_mod.Tolerance(eps=eps, tol=tol, floor=floor)
     if config is None:
+        from . import gradient_suite  # lazy on purpose: start-up time of `nncli train`, which never needs it
+
         return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
     cfg = load_config(config, overrides, seed)
     return gradcheck_mod.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
                                       random_data=random_data)
 
 
+def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable[str] | Mapping[str, list] = (),
+          overrides: Overrides = None, *, grid: str | Path | None = None, seeds: int | None = None,
+          random: int | None = None, sample_seed: int = 0, workers: int | None = None,
+          scheduler: str | None = None, timeout: float = 10.0, runs_dir: str | Path = "runs",
+          out: str | Path | None = None, resume: str | Path | None = None, events: Any = None, should_stop: Callable[[], bool] | None = None,
+          command: list[str] | None = None):
+    """Train a config over a grid of values and seeds, as `nncli sweep` does; returns the SweepResult
+    (`.path`, `.table()`: the rows of results.csv, `.groups()`: the aggregates over seeds).
+
+    `params`: {"optimizer.lr": [0.05, 0.25]} or ["optimizer.lr=0.05,0.25"]; `overrides` apply to every
+    point; `grid`: a grid file; `seeds`: N seeds 0..N-1 per point; `random`: K points drawn with
+    `sample_seed`. `workers` local processes (None: one per core; 1: this process) or the Dask
+    `scheduler` address (reached within `timeout` seconds, else an error). `resume`: a sweep directory to finish (no config or grid then). Every point is
+    validated (ConfigError) before anything is written; runs that fail are rows with status "failed"."""
+    from . import sweeps  # lazy on purpose: start-up time of `nncli train`, which never needs sweeps
+    from .executors import open_executor
+    if resume is not None:
+        if config is not None or params or overrides or grid is not None or seeds is not None or random is not None:
+            raise ConfigError(f"{argument('resume')} finishes the sweep its directory describes; give no config, "
+                              f"parameters, grid or seeds with it")
+        plan, directory = sweeps.open_plan(resume)
+        with open_executor(workers, scheduler, timeout) as executor:
+            return sweeps.run(plan, directory, executor, events, should_stop)
+    if config is None:
+        raise ConfigError(f"give a config to sweep (or {argument('resume')} SWEEP_DIR)")
+    plan = sweeps.plan(config, params, overrides, grid=grid, seeds=seeds, random=random,
+                       sample_seed=sample_seed, command=command)
+    with open_executor(workers, scheduler, timeout) as executor:  # a scheduler that cannot be reached: nothing written
+        directory = sweeps.create(plan, runs_dir, out)
+        return sweeps.run(plan, directory, executor, events, should_stop)
+
+
 def _never() -> bool:
     return False
 
 
-__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "train"]
+__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "sweep", "train"]

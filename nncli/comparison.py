@@ -55,6 +55,25 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """The shortest dotted suffix naming each key uniquely, not starting with a list index:
+    optimizer.lr -> lr, model.layers.0.units -> layers.0.units."""
+    parts = {k: k.split(".") for k in keys}
+    out = {}
+    for k, p in parts.items():
+        for n in range(1, len(p) + 1):
+            cand = p[-n:]
+            if cand[0].isdigit() and n < len(p):
+                continue
+            suffix = ".".join(cand)
+            if not any(o != k and (o == suffix or o.endswith("." + suffix)) for o in keys):
+                out[k] = suffix
+                break
+        else:
+            out[k] = k
+    return out
+
+
 MISSING = object()
 
 

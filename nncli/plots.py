@@ -118,3 +118,32 @@ def unit_images(path: Path, units: list[dict[str, Any]]) -> Path:
     for ax in list(axes.flat)[len(units):]:
         ax.axis("off")
     return _save(fig, path)
+
+
+def metric_vs_key(path: Path, series: dict[str, tuple[list[Any], list[float], list[float | None]]],
+                  xlabel: str, ylabel: str, title: str = "") -> Path:
+    """One line per series of (x values, means, sds) with a ±sd band; numeric x values on a log axis
+    when all are positive and span more than a decade, other values as evenly spaced categories."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    xs_all = [x for xs, _, _ in series.values() for x in xs]
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+    categories = list(dict.fromkeys(map(str, xs_all)))
+    for name, (xs, means, sds) in series.items():
+        order = sorted(range(len(xs)), key=lambda i: xs[i] if numeric else categories.index(str(xs[i])))
+        x = np.array([xs[i] if numeric else categories.index(str(xs[i])) for i in order], float)
+        y = np.array([np.nan if means[i] is None else means[i] for i in order], float)
+        sd = np.array([0.0 if sds[i] is None else sds[i] for i in order], float)
+        (line,) = ax.plot(x, y, marker="o", linewidth=1.2, label=name)
+        ax.fill_between(x, y - sd, y + sd, color=line.get_color(), alpha=0.15)
+    if numeric and xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 10:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(range(len(categories)), categories)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -162,6 +162,15 @@ def write_first_files(p: Prepared, run: RunDir | MemoryRun, command: list[str] |
     run.write_summary(summary(p, Result("running", State()), 0.0, command or sys.argv, final=False))
 
 
+def in_memory(p: Prepared, events: Events | None = None, command: list[str] | None = None,
+              should_stop: Callable[[], bool] = lambda: False) -> tuple[MemoryRun, dict[str, Any]]:
+    """Train without touching the disk: the run's files in a MemoryRun (`MemoryRun.save` writes them out
+    later, as a sweep's client does), and the summary."""
+    memory = MemoryRun()
+    write_first_files(p, memory, command)
+    return memory, execute(p, memory, events, command=command, should_stop=should_stop)
+
+
 def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
             command: list[str] | None = None, should_stop: Callable[[], bool] = lambda: False,
             state: State | None = None, history: list[dict[str, Any]] | None = None,

@@ -40,6 +40,11 @@ def metrics_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return buf.getvalue()
 
 
+def summary_bytes(summary: dict[str, Any]) -> bytes:
+    """summary.json's content."""
+    return (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8")
+
+
 def _fmt(v):
     if v is None:
         return ""
@@ -120,7 +125,12 @@ class RunDir:
         self._write(METRICS, metrics_csv(rows, columns).encode("utf-8"))
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self._write(SUMMARY, (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8"))
+        self._write(SUMMARY, summary_bytes(summary))
+
+    def write_files(self, files: dict[str, bytes]) -> None:
+        """Write rendered files (MemoryRun.files), each atomically, in the order given."""
+        for name, data in files.items():
+            self._write(name, data)
 
     def has_checkpoint(self) -> bool:
         return self.file(CHECKPOINT).is_file()
@@ -244,12 +254,18 @@ class MemoryRun:
     def remove_checkpoint(self) -> None:
         self.checkpoint = None
 
+    def files(self) -> dict[str, bytes]:
+        """The run directory's files as bytes, in the order a training run writes them (weights first):
+        rendered where the run trained (a sweep's worker), so the client only writes them."""
+        files = {WEIGHTS: npz_bytes(self.weights)}
+        if self.config is not None:
+            files[CONFIG] = self.config.encode("utf-8")
+        if self.checkpoint is not None:
+            files[CHECKPOINT] = npz_bytes(self.checkpoint)
+        files[METRICS] = metrics_csv(self.rows, self.columns).encode("utf-8")
+        files[SUMMARY] = summary_bytes(self.summary)
+        return files
+
     def save(self, run: RunDir) -> None:
         """Write everything into the run directory `run` (weights first, as a training run does)."""
-        run.write_weights(self.weights)
-        if self.config is not None:
-            run.write_config(self.config)
-        if self.checkpoint is not None:
-            run.write_checkpoint(self.checkpoint)
-        run.write_metrics(self.rows, self.columns)
-        run.write_summary(self.summary)
+        run.write_files(self.files())

@@ -1,18 +1,56 @@
 """The Typer app. Commands only parse arguments, call the library and render; errors from the library
 (NncliError) are printed as one message without a traceback and mapped to the documented exit codes.
 
-Each command is a function in its own module; this module imports them and registers each with one line
-(the command modules never import this one)."""
+Each command is a function in its own module, registered here with one line: `command(NAME, "module:function")`.
+The module is imported only when its command runs (or when --help lists the commands), so `nncli train`
+does not pay for importing every other command and what it needs (start-up time, see README
+"Benchmarks"); the command modules never import this one.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from .. import __version__
-from . import compare, data, evaluate, gradcheck, inspect, predict, train
+
+COMMANDS: dict[str, tuple[str, dict[str, Any]]] = {}  # name -> ("module:attribute", command settings)
+
+
+def command(name: str, target: str, **settings: Any) -> None:
+    """Register command `name` as `target` ("module:function" or "module:typer_app" in nncli.cli)."""
+    COMMANDS[name] = (target, settings)
+
+
+class LazyGroup(TyperGroup):
+    """A command group whose commands are built from their modules on first use."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name: str):
+        if name not in COMMANDS:
+            return None
+        target, settings = COMMANDS[name]
+        module, attribute = target.split(":")
+        # lazy on purpose: a command's module (and numpy, pydantic, Rich...) is imported only when it runs
+        obj = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+        if isinstance(obj, typer.Typer):
+            group = typer.main.get_group(obj)
+            group.name = name
+            return group
+        single = typer.Typer()
+        single.command(name=name, **settings)(obj)
+        return typer.main.get_command(single)
+
 
 app = typer.Typer(
     name="nncli",
+    cls=LazyGroup,
     help="Train dense neural networks written from scratch in numpy, from a YAML config.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,13 +67,14 @@ def _root(version: bool = typer.Option(False, "--version", help="print the versi
         raise typer.Exit(0)
 
 
-app.command(context_settings={"allow_extra_args": False})(train.train)
-app.command(context_settings={"allow_extra_args": False})(gradcheck.gradcheck)
-app.command()(inspect.inspect)
-app.command()(compare.compare)
-app.add_typer(data.data_app, name="data")
-app.command()(evaluate.evaluate)
-app.command()(predict.predict)
+command("train", "train:train", context_settings={"allow_extra_args": False})
+command("sweep", "sweep:sweep", context_settings={"allow_extra_args": False})
+command("gradcheck", "gradcheck:gradcheck", context_settings={"allow_extra_args": False})
+command("inspect", "inspect:inspect")
+command("compare", "compare:compare")
+command("data", "data:data_app")
+command("evaluate", "evaluate:evaluate")
+command("predict", "predict:predict")
 
 
 def main() -> None:

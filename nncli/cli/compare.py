@@ -1,4 +1,5 @@
-"""`nncli compare RUN_DIR ...`: one table of many runs, with the config keys that differ between them.
+"""`nncli compare RUN_DIR ...`: one table of many runs, with the config keys that differ between them;
+`--group-by KEYS` (the default for a sweep directory: its swept keys) aggregates the runs of each group.
 
 The differing keys are found from the runs' resolved config.yaml (nncli.comparison.differing_keys), never
 chosen by hand; `--sort METRIC` orders the rows best first, `--json` prints the rows, `--png FILE` plots
@@ -7,6 +8,9 @@ every run's loss curve together.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,35 +19,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .. import analysis, comparison, jsonable
+from .. import aggregate, analysis, comparison, jsonable, sweeps
+from ..comparison import short_keys
 from ..errors import ConfigError, argument
 from .errors import err_console, handle_errors
+from .groups import group_table, value_text
 from .render import plots_module
 from .style import STATUS_STYLE, fmt
-
-
-def short_keys(keys: list[str]) -> dict[str, str]:
-    """The shortest dotted suffix naming each key uniquely, not starting with a list index:
-    optimizer.lr -> lr, model.layers.0.units -> layers.0.units."""
-    parts = {k: k.split(".") for k in keys}
-    out = {}
-    for k, p in parts.items():
-        for n in range(1, len(p) + 1):
-            cand = p[-n:]
-            if cand[0].isdigit() and n < len(p):
-                continue
-            suffix = ".".join(cand)
-            if not any(o != k and (o == suffix or o.endswith("." + suffix)) for o in keys):
-                out[k] = suffix
-                break
-        else:
-            out[k] = k
-    return out
-
-
-def value_text(v: Any) -> str:
-    """A config value in the table: 0.25, he_normal, [8, 8], -."""
-    return fmt(v, spec="g")
 
 
 def header(metric: str) -> str:
@@ -107,6 +89,76 @@ def table(result: dict[str, Any], rows: list[dict[str, Any]], width: int = 100) 
     return t, below
 
 
+def grouping(paths: list[Path], group_by: str | None, per_run: bool) -> list[str] | None:
+    """The keys to group by: --group-by's, else a sweep directory's swept keys; None for one row per run."""
+    if per_run:
+        if group_by is not None:
+            raise ConfigError(f"{argument('per_run')} and {argument('group_by')} exclude each other")
+        return None
+    if group_by is not None:
+        keys = [k.strip() for k in group_by.split(",") if k.strip()]
+        if not keys:
+            raise ConfigError("give comma-separated config keys, e.g. optimizer.lr,model.init",
+                              where=argument("group_by"))
+        return keys
+    swept = [sweeps.swept_keys(p) for p in paths]
+    if swept and all(k is not None for k in swept):
+        return list(dict.fromkeys(k for ks in swept for k in ks))
+    return None
+
+
+def show_groups(runs: list[dict[str, Any]], keys: list[str], sort: str | None, as_json: bool, as_csv: bool,
+                png: Path | None, x_key: str | None, metric: str) -> None:
+    """The grouped table (stdout), or its JSON or CSV; and the metric-vs-key picture."""
+    groups = aggregate.group_runs(runs, keys)
+    if sort:
+        groups = aggregate.sort_groups(groups, sort)
+    if as_json:
+        typer.echo(jsonable.dumps(groups))
+    elif as_csv:
+        columns, rows = aggregate.csv_rows(groups, keys)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
+                         for r in rows)
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(width=120, highlight=False)
+        console.print(group_table(groups, keys))
+        console.print(Text(f"{len(runs)} runs in {len(groups)} groups by {', '.join(keys)}; ± is the standard "
+                           f"deviation over the runs of a group", style="dim"))
+    if png is not None:
+        path = plots_module().metric_vs_key(png, *metric_series(groups, keys, x_key, metric))
+        err_console.print(f"wrote {path}", highlight=False)
+
+
+def metric_series(groups: list[dict[str, Any]], keys: list[str], x_key: str | None, metric: str):
+    """(series, xlabel, ylabel, title) for plots.metric_vs_key: `metric` against `x_key` (default: the
+    first key with numeric values), one line per combination of the other keys' values."""
+    if x_key is None:
+        numeric = [k for k in keys if all(isinstance(g["values"][k], (int, float)) and
+                                          not isinstance(g["values"][k], bool) for g in groups)]
+        x_key = (numeric or keys)[0]
+    if x_key not in keys:
+        raise ConfigError(f"must be one of the grouped keys: {', '.join(keys)}", where="--x")
+    name = metric.removeprefix("final.")
+    series: dict[str, tuple[list, list, list]] = {}
+    for g in groups:
+        s = g["best"] if metric == "best.value" else g["metrics"].get(name)
+        if s is None:
+            known = list(dict.fromkeys(m for g in groups for m in g["metrics"])) + ["best.value"]
+            raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(known)}", where=argument("metric"))
+        others = [f"{short_keys(keys)[k]}={value_text(g['values'][k])}" for k in keys if k != x_key]
+        xs, means, sds = series.setdefault(" ".join(others) or metric, ([], [], []))
+        xs.append(g["values"][x_key])
+        means.append(s.get("mean"))
+        sds.append(s.get("sd"))
+    return series, x_key, metric, f"{metric} (mean ± sd over runs) against {x_key}"
+
+
 def label(r: dict[str, Any], keys: list[str]) -> str:
     names = short_keys(keys)
     flat = comparison.flatten(r["config"])
@@ -120,17 +172,34 @@ def compare(
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",
                                        help="order best first by final.loss, val_accuracy, best.value, "
                                        "epochs, seconds or a differing config key"),
+    group_by: Optional[str] = typer.Option(
+        None, "--group-by", metavar="KEYS", show_default=False,
+        help="comma-separated config keys: one row per group with mean ± sd, min, max and n over its runs "
+        "(default for a sweep directory: its swept keys)"),
+    per_run: bool = typer.Option(False, "--per-run", help="one row per run, even for a sweep directory"),
     as_json: bool = typer.Option(False, "--json", help="print the table rows as JSON on stdout"),
+    as_csv: bool = typer.Option(False, "--csv", help="print the grouped table as CSV on stdout"),
     png: Optional[Path] = typer.Option(None, "--png", metavar="FILE",
-                                       help="write every run's loss curve into one PNG (needs matplotlib)"),
+                                       help="write every run's loss curve into one PNG (grouped: a metric "
+                                       "against one key, ±sd bands; needs matplotlib)"),
+    x_key: Optional[str] = typer.Option(None, "--x", metavar="KEY", show_default=False,
+                                        help="grouped --png: the key on the x axis [the first numeric one]"),
+    metric: str = typer.Option("loss", "--metric", help="grouped --png: the final metric (or best.value) drawn"),
 ) -> None:
-    """One table of many runs: the config keys that differ, status, final and best metrics, time."""
+    """One table of many runs: the config keys that differ, status, final and best metrics, time; or, with
+    --group-by (and for a sweep directory), aggregates over the runs of each group."""
     with handle_errors():
         if png is not None:
             plots_module()
             if png.suffix.lower() != ".png":
                 raise ConfigError(f"must name a .png file, got {str(png)!r}", where=argument("png"))
+        keys = grouping(run_dirs, group_by, per_run)
         runs = comparison.read_runs(run_dirs)
+        if keys is not None:
+            show_groups(runs, keys, sort, as_json, as_csv, png, x_key, metric)
+            return
+        if as_csv:
+            raise ConfigError("--csv prints grouped tables: add --group-by KEYS (per run, use --json)")
         result = comparison.compare_rows(runs)
         rows = comparison.sort_rows(result, sort) if sort else result["rows"]
         if as_json:
@@ -148,14 +217,18 @@ def compare(
             elif len(runs) > 1:
                 console.print(Text("the runs' configs are identical", style="dim"))
         if png is not None:
-            by_run = {r["run"]: r for r in runs}
-            series = {}
-            for r in rows:
-                run = by_run[r["run"]]
-                curve = analysis.curves(run["columns"], run["rows"]).get("loss")
-                if curve:
-                    name = label(run, result["keys"])
-                    series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (
-                        curve["epoch"], curve["value"])
-            path = plots_module().loss_curves(png, series, f"loss of {len(series)} runs")
-            err_console.print(f"wrote {path}", highlight=False)
+            loss_picture(png, runs, rows, result["keys"])
+
+
+def loss_picture(png: Path, runs: list[dict[str, Any]], rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Every run's loss curve in one PNG, labelled by its differing config values."""
+    by_run = {r["run"]: r for r in runs}
+    series = {}
+    for r in rows:
+        run = by_run[r["run"]]
+        curve = analysis.curves(run["columns"], run["rows"]).get("loss")
+        if curve:
+            name = label(run, keys)
+            series[name if name not in series else f"{name} ({Path(r['run']).name})"] = (curve["epoch"], curve["value"])
+    path = plots_module().loss_curves(png, series, f"loss of {len(series)} runs")
+    err_console.print(f"wrote {path}", highlight=False)

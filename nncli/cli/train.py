@@ -27,6 +27,9 @@ class StopRequest:
     finishes the current batch, saves a checkpoint and exits 130); a second one raises KeyboardInterrupt
     at once (every file is written atomically, so none is left half-written)."""
 
+    #: what the first signal does, said on stderr
+    what = "finishing the current batch and saving a checkpoint"
+
     def __init__(self) -> None:
         self.signals = 0
 
@@ -39,14 +42,13 @@ class StopRequest:
             raise KeyboardInterrupt
         name = signal.Signals(signum).name
         # os.write: safe inside a signal handler, whatever the console was doing
-        os.write(2, f"\n{name}: finishing the current batch and saving a checkpoint "
-                    f"(press Ctrl-C again to quit at once)\n".encode())
+        os.write(2, f"\n{name}: {self.what} (press Ctrl-C again to quit at once)\n".encode())
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[StopRequest]:
-    """Install StopRequest for SIGINT and SIGTERM; restore the previous handlers afterwards."""
-    request = StopRequest()
+def stop_on_signals(request: StopRequest | None = None) -> Iterator[StopRequest]:
+    """Install `request` (a new StopRequest) for SIGINT and SIGTERM; restore the previous handlers afterwards."""
+    request = request or StopRequest()
     previous = {s: signal.signal(s, request.handle) for s in STOP_SIGNALS}
     try:
         yield request
