@@ -7,6 +7,7 @@ The Python API (see README, "Python API"):
     run = nncli.load_run("runs/xor-20261127-150521")
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
+    nncli.export("runs/xor-20261127-150521", "onnx", check=True)   # also "tensorboard"
 
 The functions are imported on first use (module __getattr__), so `import nncli` loads neither numpy's
 users nor pydantic, Typer or Rich.
@@ -14,7 +15,7 @@ users nor pydantic, Typer or Rich.
 
 __version__ = "0.1.0"
 
-_API = {"train", "resume", "load_run", "load_config", "gradcheck", "Run", "Events"}
+_API = {"train", "resume", "load_run", "load_config", "gradcheck", "export", "Run", "Events"}
 
 __all__ = sorted(_API) + ["__version__"]
 

@@ -7,6 +7,7 @@
     run = nncli.load_run("runs/xor-20261127-150521")
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
+    nncli.export("runs/xor-20261127-150521", "onnx", check=True)
 
 The command line calls these functions; they never print.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
+from . import exporting
 from . import gradient_check as gradcheck_mod
 from . import gradient_suite
 from .config import Config
@@ -64,7 +66,7 @@ def train(config: str | Path | Config | Mapping[str, Any], overrides: Overrides 
     command = command or list(sys.argv)
     p = prepare(cfg)
     if runs_dir is None and out is None:
-        memory = MemoryRun()
+        memory = MemoryRun(name)
         write_first_files(p, memory, command)
         summary = execute(p, memory, events, command=command, should_stop=should_stop or _never)
         return Run(p.cfg, p.net, summary, None, memory, notes=p.warnings)
@@ -112,8 +114,19 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
                                       random_data=random_data)
 
 
+def export(run: str | Path | Run, format: str = "onnx", out: str | Path | None = None, *,
+           opset: int | None = None, check: bool = False) -> exporting.Exported:
+    """Write a run (a run directory or a Run) for another tool: `format` "onnx" (the network as an ONNX
+    model, default RUN_DIR/model.onnx; `opset`; `check` runs it with onnxruntime on the run's test rows and
+    compares with nncli's outputs) or "tensorboard" (event files of metrics.csv and the final weights in
+    OUT/<run name>/, default OUT ./tensorboard). Needs the extra nncli[onnx] or nncli[tensorboard]."""
+    if not isinstance(run, Run):
+        run = load_run(run)
+    return exporting.export(run, format, out, opset=opset, check=check)
+
+
 def _never() -> bool:
     return False
 
 
-__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "train"]
+__all__ = ["Events", "Run", "export", "gradcheck", "load_config", "load_run", "resume", "train"]

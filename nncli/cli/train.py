@@ -15,6 +15,7 @@ import typer
 
 from .. import api
 from ..errors import ConfigError, argument
+from . import completion
 from .errors import err_console, handle_errors
 from .render import TrainProgress, print_summary
 
@@ -56,9 +57,9 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
 
 def train(
-    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False),
+    config: Optional[Path] = typer.Argument(None, autocompletion=completion.config_files, help="YAML config, e.g. configs/xor.yaml", show_default=False),
     overrides: Optional[list[str]] = typer.Argument(
-        None, help="KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
+        None, autocompletion=completion.overrides, help="KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
         "model.layers.0.units=4", show_default=False),
     out: Optional[Path] = typer.Option(None, "--out", help="the run directory itself (must not exist)"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent of automatically named run dirs"),
@@ -67,13 +68,18 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
     log_every: Optional[int] = typer.Option(None, "--log-every", min=1,
                                             help="in logs (stderr not a terminal): a line every K epochs"),
+    tensorboard: Optional[Path] = typer.Option(
+        None, "--tensorboard", metavar="DIR", help="also write TensorBoard events into DIR/<run directory name>/ "
+        "(the config key train.tensorboard; needs nncli[tensorboard])", show_default=False),
     resume: Optional[Path] = typer.Option(
-        None, "--resume", help="continue this run directory from its checkpoint (no CONFIG; KEY=VALUE "
+        None, "--resume", autocompletion=completion.run_dirs, help="continue this run directory from its checkpoint (no CONFIG; KEY=VALUE "
         "overrides such as train.epochs=50 may follow)", show_default=False),
 ) -> None:
     """Train the network a config describes; print the run directory (stdout) and a summary (stderr)."""
     with handle_errors():
         command = ["nncli", *sys.argv[1:]]
+        if tensorboard is not None:  # a JSON string is a YAML string, whatever characters the path has
+            overrides = [*(overrides or []), f"train.tensorboard={json.dumps(str(tensorboard))}"]
         if resume is not None:
             if out is not None or seed is not None:
                 raise ConfigError(f"{argument('resume')} continues RUN_DIR in place with its own seed; "
