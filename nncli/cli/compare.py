@@ -17,7 +17,7 @@ from rich.text import Text
 
 from .. import analysis, comparison, jsonable
 from ..errors import ConfigError, argument
-from . import completion
+from .completion import run_dirs
 from .errors import err_console, handle_errors
 from .render import plots_module
 from .style import STATUS_STYLE, fmt
@@ -116,8 +116,9 @@ def label(r: dict[str, Any], keys: list[str]) -> str:
 
 
 def compare(
-    run_dirs: list[Path] = typer.Argument(..., autocompletion=completion.run_dirs, help="run directories, e.g. runs/*; a directory of runs (a "
-                                          "sweep's --runs-dir) stands for all runs in it", show_default=False),
+    run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*; a directory of runs (a "
+                                          "sweep's --runs-dir) stands for all runs in it", show_default=False,
+                                          autocompletion=run_dirs),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",
                                        help="order best first by final.loss, val_accuracy, best.value, "
                                        "epochs, seconds or a differing config key"),

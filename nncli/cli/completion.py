@@ -3,9 +3,9 @@
 for RUN_DIR, and for KEY=VALUE overrides the dotted keys of the config and, after `KEY=`, the names the
 registries know (activations, losses, optimizers, initializers, datasets, schedules).
 
-Completion runs `nncli` with `_NNCLI_COMPLETE=complete_SHELL` (Typer's mechanism). Bash splits words at
-`=`, so its script sends the command line up to the cursor and the word bash is completing, and the
-answers are trimmed to that word (zsh and fish complete whole words).
+Completion runs `nncli` with `_NNCLI_COMPLETE=complete_SHELL` (Typer's mechanism; Typer's zsh and fish
+scripts). Bash's readline splits words at `=` and `:`, so nncli's own bash script sends the command line
+up to the cursor and the word-break characters, and the answers are cut to the text readline replaces.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def dataset_names(incomplete: str) -> list[str]:
     return [name for name in DATASETS.names() if name.startswith(incomplete)]
 
 
-def overrides(ctx: typer.Context, incomplete: str) -> list[str]:
+def key_values(ctx: typer.Context, incomplete: str) -> list[str]:
     """KEY=VALUE: the config's dotted keys (`optimizer.lr=`), and after `KEY=` the names its registry knows."""
     key, sep, value = incomplete.partition("=")
     if not sep:

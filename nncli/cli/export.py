@@ -12,7 +12,7 @@ import typer
 from .. import api
 from ..exporting import EXPORT_FORMATS
 from ..onnx_export import DEFAULT_OPSET
-from . import completion
+from .completion import run_dirs
 from .errors import err_console, handle_errors
 from .style import fmt
 
@@ -22,7 +22,8 @@ def export_formats(incomplete: str) -> list[str]:
 
 
 def export(
-    run_dir: Path = typer.Argument(..., autocompletion=completion.run_dirs, help="a run directory made by nncli train", show_default=False),
+    run_dir: Path = typer.Argument(..., help="a run directory made by nncli train", show_default=False,
+                                   autocompletion=run_dirs),
     format: str = typer.Option("onnx", "--format", "-f", autocompletion=export_formats, help="what to write: "
                                + ", ".join(EXPORT_FORMATS.in_order())),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="onnx: the model file [default: "
@@ -63,5 +64,6 @@ def _describe(result) -> None:
     if c is not None:
         verdict = "ok" if c.passed else "FAILED"
         err_console.print(f"check with {c.runtime} on {c.rows:,} {c.split} rows: max |onnx - nncli| = "
-                          f"{fmt(c.max_abs, spec='.1e')}, max relative to max(1, |nncli|) = {fmt(c.max_error, spec='.1e')} "
-                          f"(tolerance {fmt(c.tolerance, spec='.0e')}): {verdict}", highlight=False, markup=False)
+                          f"{fmt(c.max_abs, spec='.1e')}, max relative to max(1, |nncli|) = "
+                          f"{fmt(c.max_error, spec='.1e')} (tolerance {fmt(c.tolerance, spec='.0e')}): {verdict}",
+                          highlight=False, markup=False)
