@@ -208,3 +208,19 @@ def test_every_help_shows_its_texts_as_written():
     assert seen >= 12
     inspect_help = squeeze(CliRunner().invoke(app, ["inspect", "--help"]).stdout)
     assert 'pip install -e ".[plot]"' in inspect_help
+
+
+def test_core_install_and_lazy_extras():
+    """The core install stays numpy, typer, pyyaml, rich and pydantic; starting the CLI imports none of the
+    optional packages (they are imported when a feature asks for them)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert sorted(re.split(r"[<>=!~ ]", d)[0] for d in project["dependencies"]) == [
+        "numpy", "pydantic", "pyyaml", "rich", "typer"]
+    assert {"onnx", "tensorboard", "plot", "test"} <= set(project["optional-dependencies"])
+    code = ("import sys, nncli.cli; "
+            "print([m for m in ('onnx', 'onnxruntime', 'tensorboardX', 'tensorboard', 'torch', 'sklearn') "
+            "if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
