@@ -8,6 +8,7 @@ The Python API (see README, "Python API"):
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
     result = nncli.sweep("configs/xor.yaml", {"optimizer.lr": [0.05, 0.25, 1]}, seeds=10)
+    nncli.export("runs/xor-20261127-150521", "onnx", check=True)   # also "tensorboard"
 
 The functions are imported on first use (module __getattr__), so `import nncli` loads neither numpy's
 users nor pydantic, Typer or Rich.
@@ -15,7 +16,7 @@ users nor pydantic, Typer or Rich.
 
 __version__ = "0.1.0"
 
-_API = {"train", "resume", "load_run", "load_config", "gradcheck", "sweep", "Run", "Events"}
+_API = {"train", "resume", "load_run", "load_config", "gradcheck", "sweep", "export", "Run", "Events"}
 
 __all__ = sorted(_API) + ["__version__"]
 

@@ -8,6 +8,7 @@
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
     result = nncli.sweep("configs/xor.yaml", {"optimizer.lr": [0.05, 0.25, 1]}, seeds=10)
+    nncli.export("runs/xor-20261127-150521", "onnx", check=True)
 
 The command line calls these functions; they never print.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
+from . import exporting
 from . import gradient_check as gradcheck_mod
 from .config import Config
 from .errors import ConfigError, NncliError, argument
@@ -63,7 +65,7 @@ def train(config: str | Path | Config | Mapping[str, Any], overrides: Overrides 
     command = command or list(sys.argv)
     p = prepare(cfg)
     if runs_dir is None and out is None:
-        memory, summary = in_memory(p, events, command, should_stop or _never)
+        memory, summary = in_memory(p, events, command, should_stop or _never, name=name)
         return Run(p.cfg, p.net, summary, None, memory, notes=p.warnings)
     run_dir = start(p, name, runs_dir=Path(runs_dir) if runs_dir is not None else None,
                     out=Path(out) if out is not None else None, command=command)
@@ -143,8 +145,19 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
         return sweeps.run(plan, directory, executor, events, should_stop)
 
 
+def export(run: str | Path | Run, format: str = "onnx", out: str | Path | None = None, *,
+           opset: int | None = None, check: bool = False) -> exporting.Exported:
+    """Write a run (a run directory or a Run) for another tool: `format` "onnx" (the network as an ONNX
+    model, default RUN_DIR/model.onnx; `opset`; `check` runs it with onnxruntime on the run's test rows and
+    compares with nncli's outputs) or "tensorboard" (event files of metrics.csv and the final weights in
+    OUT/<run name>/, default OUT ./tensorboard). Needs the extra nncli[onnx] or nncli[tensorboard]."""
+    if not isinstance(run, Run):
+        run = load_run(run)
+    return exporting.export(run, format, out, opset=opset, check=check)
+
+
 def _never() -> bool:
     return False
 
 
-__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "sweep", "train"]
+__all__ = ["Events", "Run", "export", "gradcheck", "load_config", "load_run", "resume", "sweep", "train"]

@@ -96,6 +96,10 @@ class TrainConfig(Strict):
     input_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint_every: int = Field(0, ge=0)
+    tensorboard: str | None = Field(None, description="TensorBoard log directory: events of every epoch go to "
+                                    "<dir>/<run directory name>/ (needs nncli[tensorboard])")
+    tensorboard_histograms: int | None = Field(None, ge=1, description="weight histograms every N epochs "
+                                               "[default: about 50 over the run]")
 
     @field_validator("batch_size")
     @classmethod
@@ -230,8 +234,9 @@ def validate(raw: dict) -> Config:
     resolved["model"]["init"] = {"name": cfg.model.init.name, **init_opts}
     resolved["optimizer"] = {"name": cfg.optimizer.name, "lr": cfg.optimizer.lr, **opt_opts,
                              "schedule": {"name": sched.name, **sched_opts}}
-    if resolved["model"]["init_from"]:
-        resolved["model"]["init_from"] = _absolute(resolved["model"]["init_from"])
+    for section, key in (("model", "init_from"), ("train", "tensorboard")):
+        if resolved[section][key]:
+            resolved[section][key] = _absolute(resolved[section][key])
     return Config.model_validate(resolved)
 
 

@@ -64,3 +64,7 @@ class GradcheckFailed(NncliError):
     """Analytic and numerical gradients disagree beyond tolerance. Exit code 1."""
 
     exit_code = 1
+
+
+class MissingExtra(NncliError):
+    """A feature needs an optional dependency (a pip extra) that is not installed. Exit code 2."""

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint, runs
+from . import checkpoint, runs, tensorboard
 from .config import FULL_BATCH, Config
 from .data import datasets
 from .data.splits import Split, TrainData, split_validation, targets
@@ -35,7 +35,7 @@ from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from .runs import MemoryRun, RunDir
 from .summary import summary
-from .trainer import Events, Result, Start, State, Trainer
+from .trainer import Events, EventsList, Result, Start, State, Trainer
 
 
 def rngs(seed: int) -> dict[str, np.random.Generator]:
@@ -125,6 +125,8 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
     schedule = SCHEDULES.get(sched.name)(cfg.optimizer.lr, cfg.train.epochs, **sched.options)
     trainer = Trainer(net, cfg, loss, optimizer, schedule, rngs(cfg.seed)["train"])
     trainer.monitor(data)  # a config error (monitor without validation set) before any run dir exists
+    if cfg.train.tensorboard:  # tensorboardX installed, log directory writable: before any run dir exists
+        tensorboard.check_log_dir(Path(cfg.train.tensorboard))
     warnings = []
     bs = cfg.train.batch_size
     if isinstance(bs, int) and bs > len(data.train):
@@ -163,10 +165,10 @@ def write_first_files(p: Prepared, run: RunDir | MemoryRun, command: list[str] |
 
 
 def in_memory(p: Prepared, events: Events | None = None, command: list[str] | None = None,
-              should_stop: Callable[[], bool] = lambda: False) -> tuple[MemoryRun, dict[str, Any]]:
+              should_stop: Callable[[], bool] = lambda: False, name: str = "run") -> tuple[MemoryRun, dict[str, Any]]:
     """Train without touching the disk: the run's files in a MemoryRun (`MemoryRun.save` writes them out
-    later, as a sweep's client does), and the summary."""
-    memory = MemoryRun()
+    later, as a sweep's client does), and the summary. `name` is what its run directory would be called."""
+    memory = MemoryRun(name)
     write_first_files(p, memory, command)
     return memory, execute(p, memory, events, command=command, should_stop=should_stop)
 
@@ -199,6 +201,9 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
                                      final=False), **extra})
 
     run.write_config(p.cfg.dump())  # a resume with overrides records the config it really uses
+    board = live_tensorboard(p, run)
+    if board is not None:
+        events = EventsList(events, board)
     events.on_start(Start(run.path, p.cfg.train.epochs, (state.epoch if state else 0) + 1, p.warnings,
                           list(notes or [])))
     result: Result | None = None
@@ -214,9 +219,21 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     except (NncliError, OSError, MemoryError) as e:
         _record_failure(p, run, result, state, e, started, command)
         raise
+    finally:
+        if board is not None:
+            board.close()
     s = {**summary(p, result, time.perf_counter() - started, command), **extra}
     run.write_summary(s)
     return s
+
+
+def live_tensorboard(p: Prepared, run: RunDir | MemoryRun) -> tensorboard.LiveEvents | None:
+    """The TensorBoard writer of a run with `train.tensorboard` set (events in <dir>/<run name>/), else None."""
+    tc = p.cfg.train
+    if not tc.tensorboard:
+        return None
+    name = run.path.name if run.path is not None else run.name
+    return tensorboard.LiveEvents(Path(tc.tensorboard) / name, p.net, tc.tensorboard_histograms)
 
 
 def _record_failure(p: Prepared, run: RunDir | MemoryRun, result: Result | None, state: State | None,

@@ -225,7 +225,8 @@ class MemoryRun:
 
     path = None
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "run") -> None:
+        self.name = name  # what the run directory would be called (TensorBoard names the run by it)
         self.config: str | None = None
         self.weights: dict[str, np.ndarray] = {}
         self.checkpoint: dict[str, np.ndarray] | None = None

@@ -64,6 +64,25 @@ class Events:
         return adapted
 
 
+class EventsList(Events):
+    """Several Events called in turn (the progress view and a TensorBoard writer, say)."""
+
+    def __init__(self, *events: Any):
+        self.events = [Events.of(e) for e in events]
+
+    def on_start(self, start: Start) -> None:
+        for e in self.events:
+            e.on_start(start)
+
+    def on_batch(self, epoch: int, batch: int, batches: int) -> None:
+        for e in self.events:
+            e.on_batch(epoch, batch, batches)
+
+    def on_epoch(self, row: dict[str, Any]) -> None:
+        for e in self.events:
+            e.on_epoch(row)
+
+
 @dataclass
 class State:
     """Everything needed to continue training exactly where it stopped (what a checkpoint holds)."""

@@ -10,13 +10,16 @@ does not pay for importing every other command and what it needs (start-up time,
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import platform
+from importlib.metadata import version as installed_version
+from typing import Any, Optional
 
 import typer
 import typer.main
 from typer.core import TyperGroup
 
 from .. import __version__
+from . import completion
 
 COMMANDS: dict[str, tuple[str, dict[str, Any]]] = {}  # name -> ("module:attribute", command settings)
 
@@ -48,23 +51,39 @@ class LazyGroup(TyperGroup):
         return typer.main.get_command(single)
 
 
+completion.setup()
 app = typer.Typer(
     name="nncli",
     cls=LazyGroup,
     help="Train dense neural networks written from scratch in numpy, from a YAML config.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # completion.py adds the options, taking the shell by name
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are printed as written: no Rich markup, no Markdown
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", help="print the version and exit")) -> None:
-    """Train dense neural networks written from scratch in numpy, from a YAML config."""
-    if version:
-        typer.echo(__version__)
+def _version(value: bool) -> None:
+    if value:  # numpy's version from its installed metadata: no need to import it
+        typer.echo(f"nncli {__version__} (numpy {installed_version('numpy')}, Python {platform.python_version()})")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, expose_value=False, callback=_version,
+                                 help="print the versions of nncli, numpy and Python, and exit"),
+    show: Optional[completion.Shell] = typer.Option(
+        None, "--show-completion", metavar="SHELL", is_eager=True, expose_value=False,
+        callback=completion.show_completion, help="print the completion script for SHELL (bash, zsh, fish), to "
+        "source it or install it yourself: eval \"$(nncli --show-completion bash)\""),
+    install: Optional[completion.Shell] = typer.Option(
+        None, "--install-completion", metavar="SHELL", is_eager=True, expose_value=False,
+        callback=completion.install_completion, help="install completion for SHELL (bash, zsh, fish) in your "
+        "shell's start-up files"),
+) -> None:
+    """Train dense neural networks written from scratch in numpy, from a YAML config."""
 
 
 command("train", "train:train", context_settings={"allow_extra_args": False})
@@ -75,6 +94,8 @@ command("compare", "compare:compare")
 command("data", "data:data_app")
 command("evaluate", "evaluate:evaluate")
 command("predict", "predict:predict")
+command("export", "export:export")
+command("config", "config:config")
 
 
 def main() -> None:

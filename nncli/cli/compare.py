@@ -22,6 +22,7 @@ from rich.text import Text
 from .. import aggregate, analysis, comparison, jsonable, sweeps
 from ..comparison import short_keys
 from ..errors import ConfigError, argument
+from .completion import run_dirs
 from .errors import err_console, handle_errors
 from .groups import group_table, value_text
 from .render import plots_module
@@ -168,7 +169,8 @@ def label(r: dict[str, Any], keys: list[str]) -> str:
 
 def compare(
     run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*; a directory of runs (a "
-                                          "sweep's --runs-dir) stands for all runs in it", show_default=False),
+                                          "sweep's --runs-dir) stands for all runs in it", show_default=False,
+                                          autocompletion=run_dirs),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",
                                        help="order best first by final.loss, val_accuracy, best.value, "
                                        "epochs, seconds or a differing config key"),

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..config import parse_assignment
 from ..data import catalog
 from .data_fetch import fetch_command
+from .completion import dataset_names
 from .errors import handle_errors
 
 data_app = typer.Typer(help="Datasets: list them, describe one, download MNIST or Fashion-MNIST.",
@@ -47,7 +48,8 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help="print JSON
 
 @data_app.command("info")
 def info(
-    name: str = typer.Argument(..., help="a dataset name (see nncli data list)"),
+    name: str = typer.Argument(..., autocompletion=dataset_names, help="a dataset name (see nncli "
+                               "data list)"),
     options: Optional[list[str]] = typer.Argument(None, help="dataset options as KEY=VALUE: path=my.csv "
                                                   "target=label", show_default=False),
     seed: int = typer.Option(0, "--seed", help="seed for generated datasets and subsets"),

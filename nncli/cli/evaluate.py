@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import api, evaluation
+from .completion import run_dirs
 from .errors import handle_errors
 from .style import fmt
 
@@ -19,7 +20,7 @@ out = Console(highlight=False, soft_wrap=True)
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="a run directory made by nncli train"),
+    run_dir: Path = typer.Argument(..., autocompletion=run_dirs, help="a run directory made by nncli train"),
     data: Optional[list[str]] = typer.Option(
         None, "--data", help="other data: KEY=VALUE overrides of the run's data section (repeatable, e.g. "
         "--data path=/data/fashion-mnist), or a .csv/.npz file or dataset directory"),

@@ -15,16 +15,18 @@ from rich.text import Text
 
 from .. import api, jsonable
 from ..inspection import SECTIONS, Inspection, sections
+from .completion import run_dirs
 from .errors import err_console, handle_errors
 from .inspect_views import draw
 from .render import plots_module
 
 
 def inspect(
-    run_dir: Path = typer.Argument(..., help="a run directory, e.g. runs/xor-20260101-120000", show_default=False),
+    run_dir: Path = typer.Argument(..., help="a run directory, e.g. runs/xor-20260101-120000", show_default=False,
+                                   autocompletion=run_dirs),
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON on stdout instead"),
     png: Optional[Path] = typer.Option(None, "--png", help="also write the pictures as PNG files into DIR "
-                                       "(needs matplotlib: pip install -e \".\\[plot]\")", metavar="DIR"),
+                                       "(needs matplotlib: pip install -e \".[plot]\")", metavar="DIR"),
     section: Optional[list[str]] = typer.Option(None, "--section", help="show only this section (repeatable): "
                                                 + ", ".join(SECTIONS.in_order())),
     width: Optional[int] = typer.Option(None, "--width", min=60, help="drawing width in columns "

@@ -15,11 +15,12 @@ import typer
 from .. import api
 from ..atomic import write_bytes
 from ..errors import ConfigError, DataError, argument
+from .completion import run_dirs
 from .errors import err_console, handle_errors
 
 
 def predict(
-    run_dir: Path = typer.Argument(..., help="a run directory made by nncli train"),
+    run_dir: Path = typer.Argument(..., autocompletion=run_dirs, help="a run directory made by nncli train"),
     input: Path = typer.Argument(..., help="inputs: .npy, .npz, .csv, or an IDX images file (gz or raw)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to FILE.csv or FILE.npy (classes "
                                        "for classification, outputs otherwise) instead of stdout"),

@@ -15,6 +15,7 @@ import typer
 
 from .. import api
 from ..errors import ConfigError, argument
+from .completion import config_files, key_values, run_dirs
 from .errors import err_console, handle_errors
 from .render import TrainProgress, print_summary
 
@@ -58,10 +59,11 @@ def stop_on_signals(request: StopRequest | None = None) -> Iterator[StopRequest]
 
 
 def train(
-    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False),
+    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False,
+                                            autocompletion=config_files),
     overrides: Optional[list[str]] = typer.Argument(
         None, help="KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
-        "model.layers.0.units=4", show_default=False),
+        "model.layers.0.units=4", show_default=False, autocompletion=key_values),
     out: Optional[Path] = typer.Option(None, "--out", help="the run directory itself (must not exist)"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent of automatically named run dirs"),
     seed: Optional[int] = typer.Option(None, "--seed", help="override the config's seed"),
@@ -69,13 +71,17 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout"),
     log_every: Optional[int] = typer.Option(None, "--log-every", min=1,
                                             help="in logs (stderr not a terminal): a line every K epochs"),
+    tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", metavar="DIR", show_default=False, help="also "
+                                               "write TensorBoard events into DIR/<run name>/ (train.tensorboard)"),
     resume: Optional[Path] = typer.Option(
         None, "--resume", help="continue this run directory from its checkpoint (no CONFIG; KEY=VALUE "
-        "overrides such as train.epochs=50 may follow)", show_default=False),
+        "overrides such as train.epochs=50 may follow)", show_default=False, autocompletion=run_dirs),
 ) -> None:
     """Train the network a config describes; print the run directory (stdout) and a summary (stderr)."""
     with handle_errors():
         command = ["nncli", *sys.argv[1:]]
+        if tensorboard is not None:  # as an override; a JSON string is a YAML string, whatever the path holds
+            overrides = [*(overrides or []), f"train.tensorboard={json.dumps(str(tensorboard))}"]
         if resume is not None:
             if out is not None or seed is not None:
                 raise ConfigError(f"{argument('resume')} continues RUN_DIR in place with its own seed; "
@@ -96,22 +102,28 @@ def train(
             else:
                 run = api.train(cfg, runs_dir=runs_dir, out=out, name=name, events=progress, should_stop=stop,
                                 command=command)
-        if not run.trained:  # the answer itself ("already completed"), so said even with --quiet
-            for note in run.notes:
-                err_console.print(note, highlight=False, markup=False)
-        summary = run.summary
-        if as_json:
-            typer.echo(json.dumps({"run_dir": str(run.path), **summary}, indent=2))
-        else:
-            if not quiet and run.trained:
-                print_summary(err_console, summary, str(run.path))
-            typer.echo(str(run.path))
-        if not run.trained:
-            raise typer.Exit(0)
-        code = EXIT_BY_STATUS.get(summary["status"], 1)
-        if code == 1 and summary.get("message") and (quiet or as_json):  # else print_summary said it
-            err_console.print(f"[bold red]error:[/] {summary['message']}", highlight=False)
-        if code == 130:
-            err_console.print(f"interrupted: checkpoint saved; continue with: nncli train --resume {run.path}",
-                              highlight=False)
-        raise typer.Exit(code)
+        raise typer.Exit(_report(run, as_json, quiet))
+
+
+def _report(run, as_json: bool, quiet: bool) -> int:
+    """Print the run's result (stdout: the run directory or JSON; stderr: the summary) and return the
+    exit code its status means."""
+    if not run.trained:  # the answer itself ("already completed"), so said even with --quiet
+        for note in run.notes:
+            err_console.print(note, highlight=False, markup=False)
+    summary = run.summary
+    if as_json:
+        typer.echo(json.dumps({"run_dir": str(run.path), **summary}, indent=2))
+    else:
+        if not quiet and run.trained:
+            print_summary(err_console, summary, str(run.path))
+        typer.echo(str(run.path))
+    if not run.trained:
+        return 0
+    code = EXIT_BY_STATUS.get(summary["status"], 1)
+    if code == 1 and summary.get("message") and (quiet or as_json):  # else print_summary said it
+        err_console.print(f"[bold red]error:[/] {summary['message']}", highlight=False)
+    if code == 130:
+        err_console.print(f"interrupted: checkpoint saved; continue with: nncli train --resume {run.path}",
+                          highlight=False)
+    return code

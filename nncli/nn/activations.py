@@ -22,6 +22,10 @@ class Activation:
     #: outputs are rows of probabilities summing to 1 (softmax): a layer needs at least 2 units, and the
     #: unit that is "on" is the one with the largest output
     normalised_rows: bool = False
+    #: the ONNX operator computing phi, and its attributes (`nncli export`); None: it has none, so a
+    #: network using it cannot be exported
+    onnx_op: str | None = None
+    onnx_attributes: dict[str, float | int] = {}
 
     @classmethod
     def centre_and_scale(cls) -> tuple[float, float] | None:
@@ -42,6 +46,8 @@ class Activation:
 class Linear(Activation):
     """phi(z) = z; phi'(z) = 1."""
 
+    onnx_op = "Identity"
+
     def forward(self, z):
         return z
 
@@ -55,6 +61,7 @@ class ReLU(Activation):
 
     kinks = (0.0,)
     output_range = (0.0, np.inf)
+    onnx_op = "Relu"
 
     def forward(self, z):
         return np.maximum(z, 0)
@@ -69,6 +76,8 @@ class LeakyReLU(Activation):
 
     alpha = 0.01
     kinks = (0.0,)
+    onnx_op = "LeakyRelu"
+    onnx_attributes = {"alpha": alpha}
 
     def forward(self, z):
         return np.where(z > 0, z, z * z.dtype.type(self.alpha))
@@ -82,6 +91,7 @@ class Sigmoid(Activation):
     """phi(z) = 1 / (1 + exp(-z)), computed without overflow; phi'(z) = phi(z) (1 - phi(z))."""
 
     output_range = (0.0, 1.0)
+    onnx_op = "Sigmoid"
 
     def forward(self, z):
         # exp of a non-positive number only: e = exp(-|z|); sigma = 1/(1+e) for z >= 0, e/(1+e) otherwise
@@ -98,6 +108,7 @@ class Tanh(Activation):
     """phi(z) = tanh(z); phi'(z) = 1 - tanh(z)^2."""
 
     output_range = (-1.0, 1.0)
+    onnx_op = "Tanh"
 
     def forward(self, z):
         return np.tanh(z)
@@ -117,6 +128,8 @@ class Softmax(Activation):
 
     output_range = (0.0, 1.0)
     normalised_rows = True
+    onnx_op = "Softmax"
+    onnx_attributes = {"axis": 1}  # rows: the same meaning in every opset (before 13, axis 1 of a 2-D input)
 
     def forward(self, z):
         e = np.exp(z - z.max(axis=1, keepdims=True))
