@@ -177,8 +177,10 @@ def test_install_completion_writes_the_script(tmp_path, monkeypatch):
 def commands(group, path=()):
     """(path, click command) of every command and group under `group`."""
     yield path, group
-    for name, cmd in getattr(group, "commands", {}).items():
-        yield from commands(cmd, (*path, name))
+    if hasattr(group, "list_commands"):  # a group (the root one loads its commands on demand)
+        ctx = group.context_class(group)
+        for name in group.list_commands(ctx):
+            yield from commands(group.get_command(ctx, name), (*path, name))
 
 
 def squeeze(text: str) -> str:

@@ -46,7 +46,8 @@ class LazyGroup(TyperGroup):
             group = typer.main.get_group(obj)
             group.name = name
             return group
-        single = typer.Typer()
+        # as the root app: plain-text help; add_completion=True would re-register Typer's completion classes
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name=name, **settings)(obj)
         return typer.main.get_command(single)
 

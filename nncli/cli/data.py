@@ -18,7 +18,7 @@ from .completion import dataset_names
 from .errors import handle_errors
 
 data_app = typer.Typer(help="Datasets: list them, describe one, download MNIST or Fashion-MNIST.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 out = Console(highlight=False, soft_wrap=True)
 
