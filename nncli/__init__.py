@@ -14,7 +14,7 @@ users nor pydantic, Typer or Rich.
 
 __version__ = "0.1.0"
 
-_API = {"train", "resume", "load_run", "load_config", "gradcheck", "Run", "Events"}
+_API = {"train", "resume", "load_run", "load_config", "gradcheck", "trace", "Run", "Events"}
 
 __all__ = sorted(_API) + ["__version__"]
 

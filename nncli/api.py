@@ -7,6 +7,7 @@
     run = nncli.load_run("runs/xor-20261127-150521")
     cfg = nncli.load_config("configs/xor.yaml", ["train.epochs=10"])
     report = nncli.gradcheck(cfg)
+    trace = nncli.trace("configs/xor.yaml", step=True)
 
 The command line calls these functions; they never print.
 """
@@ -20,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import config as config_mod
 from . import gradient_check as gradcheck_mod
 from . import gradient_suite
+from . import tracing
 from .config import Config
 from .errors import NncliError
 from .resuming import open_resume
@@ -112,8 +114,22 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
                                       random_data=random_data)
 
 
+def trace(config: str | Path | Config | Mapping[str, Any], overrides: Overrides = None, *,
+          rows: int | None = None, per_sample: bool = False, step: bool = False, random_data: bool = False,
+          max_params: int = gradcheck_mod.DEFAULT_MAX_PARAMS) -> tracing.Trace:
+    """One step of back-propagation with the network's own numbers (docs/backprop.md's quantities): the
+    network `config` builds, or a run directory's trained weights, on `rows` seeded rows of its training
+    data. `per_sample` adds the per-sample gradients (N, fan_in, fan_out); `step` the optimizer's update.
+    What `nncli trace` prints (`.quantities`, `.get(name)`, `.to_dict()`)."""
+    options = dict(rows=rows, per_sample=per_sample, step=step, random_data=random_data, max_params=max_params)
+    if isinstance(config, (str, Path)) and Path(config).is_dir():
+        cfg, epoch = tracing.run_config(config, overrides)
+        return tracing.trace_config(cfg, epoch=epoch, weights=f"the weights of {config}", **options)
+    return tracing.trace_config(load_config(config, overrides), **options)
+
+
 def _never() -> bool:
     return False
 
 
-__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "train"]
+__all__ = ["Events", "Run", "gradcheck", "load_config", "load_run", "resume", "trace", "train"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import compare, data, evaluate, gradcheck, inspect, predict, train
+from . import compare, data, evaluate, gradcheck, inspect, predict, trace, train
 
 app = typer.Typer(
     name="nncli",
@@ -36,6 +36,7 @@ app.command()(compare.compare)
 app.add_typer(data.data_app, name="data")
 app.command()(evaluate.evaluate)
 app.command()(predict.predict)
+app.command()(trace.trace)
 
 
 def main() -> None:
