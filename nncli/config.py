@@ -96,6 +96,19 @@ class TrainConfig(Strict):
     input_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint_every: int = Field(0, ge=0)
+    snapshots: int | None = Field(None, ge=0, strict=True)  # None: nncli.snapshots.default_count decides
+
+    @field_validator("snapshots")
+    @classmethod
+    def _snapshots_fit(cls, v, info):
+        epochs = info.data.get("epochs")
+        if v == 1:
+            raise ValueError("must be 0 (no snapshots) or at least 2: epoch 0 and the last epoch are always "
+                             "among them")
+        if v is not None and isinstance(epochs, int) and v > epochs:
+            raise ValueError(f"asks for {v} snapshots of a run of {epochs} epochs; use at most {epochs} "
+                             f"(they are spread over epochs 0 to {epochs})")
+        return v
 
     @field_validator("batch_size")
     @classmethod

@@ -1,0 +1,68 @@
+"""What recording snapshots (`train.snapshots`) costs: whole training runs of the 2-D example configs
+(xor, moons, spiral) with the default 20 snapshots against the same runs with none, in the same process.
+
+    python benchmarks/snapshots.py [--repeats 7] [--snapshots 20] [--json]
+
+Each repeat trains every config twice, once with train.snapshots=0 and once with K snapshots, in
+alternating order, into a fresh run directory (so the cost of writing snapshots.npz is counted: the wall
+time is that of `nncli.train`, from loading the config to the last file). The table shows the median
+wall time of each and the ratio (with snapshots / without); the default of 20 snapshots for 2-D data and
+small networks is meant to stay under 1.02. The machine may be shared and noisy: rerun and quote medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ["xor.yaml", "moons.yaml", "spiral.yaml"]
+
+
+def train_seconds(config: Path, snapshots: int, runs_dir: Path) -> float:
+    """Wall time of one `nncli.train` into a new run directory under runs_dir."""
+    import nncli
+
+    started = time.perf_counter()
+    nncli.train(config, {"train.snapshots": snapshots}, runs_dir=runs_dir, command=["benchmark"])
+    return time.perf_counter() - started
+
+
+def measure(config: Path, snapshots: int, repeats: int) -> dict:
+    """Median wall times with and without snapshots, alternating which goes first."""
+    times = {0: [], snapshots: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        train_seconds(config, 0, Path(tmp))  # warm-up: imports, data generation paths, caches
+        for r in range(repeats):
+            for k in ((0, snapshots) if r % 2 == 0 else (snapshots, 0)):
+                times[k].append(train_seconds(config, k, Path(tmp)))
+    without, with_ = statistics.median(times[0]), statistics.median(times[snapshots])
+    return {"config": config.name, "without": without, "with": with_, "ratio": with_ / without,
+            "runs": repeats}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="runs of each config with and without (median)")
+    parser.add_argument("--snapshots", type=int, default=20, help="snapshots of the runs that record them")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    results = [measure(ROOT / "configs" / name, args.snapshots, args.repeats) for name in CONFIGS]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"train.snapshots={args.snapshots} against 0: median wall time of nncli.train over {args.repeats} runs")
+    print(f"{'config':<12} {'without (s)':>12} {'with (s)':>10} {'ratio':>7}")
+    for r in results:
+        print(f"{r['config']:<12} {r['without']:>12.3f} {r['with']:>10.3f} {r['ratio']:>7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
