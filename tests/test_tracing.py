@@ -6,7 +6,13 @@ written so in docs/backprop.md, and bad input exits 2 with one message."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +267,38 @@ def test_unloadable_data_offers_random_data(run_cli, write_config, tmp_path):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["rows"] is None and "random" in data["data"] and data["quantities"][0]["shape"] == [3, 20]
+
+
+# -- README ---------------------------------------------------------------------------------------------
+def normalised(text: str) -> str:
+    return "\n".join(ROUND_OFF.sub("~0", line.rstrip()) for line in text.splitlines())
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_readme_section_runs_as_shown_and_prints_what_it_shows(run_cli, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## See back-propagation happen")
+    section = text[start:text.index("\n## ", start + 1)]
+    script = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    bindir = Path(sys.executable).parent
+    if not (bindir / "nncli").exists():
+        pytest.skip("the nncli console script is not installed next to this Python")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    r = subprocess.run(["bash", "-c", "set -euo pipefail\n" + script + 'echo "$run" > run.txt\n'], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    run = (tmp_path / "run.txt").read_text().strip()
+    Image = pytest.importorskip("PIL.Image")
+    with Image.open(tmp_path / "pics" / "evolution.gif") as gif:
+        assert gif.n_frames == 40
+    monkeypatch.chdir(tmp_path)
+    shown = re.findall(r"```\n\$ (nncli [^\n]*)\n(.*?)```", section, re.S)
+    assert len(shown) == 2
+    for command, output in shown:
+        printed = run_cli(*shlex.split(command.replace('"$run"', run))[1:])
+        assert printed.exit_code == 0, printed.stderr
+        for chunk in output.split("...\n"):
+            if chunk.strip():
+                assert normalised(chunk) in normalised(printed.stdout), chunk

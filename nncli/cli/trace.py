@@ -182,8 +182,8 @@ def header(t: Trace, source: str) -> Text:
         rows = f" (rows {shown})"
     largest = max(q.value.size for q in t.quantities if q.numerical is not None)
     out = Text(f"trace {source}", style="bold")
-    out.append(f": {t.architecture}, {t.loss}, weight decay {t.weight_decay:g}, {t.dtype}\n"
-               f"batch: {t.data}{rows}\nweights: {t.weights}\n"
+    out.append(f": {t.architecture}, {t.loss}, weight decay {t.weight_decay:g}\n"
+               f"batch: {t.data}{rows}, {t.dtype}\nweights: {t.weights}\n"
                f"gradients beside their central differences (float64, eps {t.tolerance.eps:g}"
                + (f", at most {t.max_params} entries per tensor" if 0 < t.max_params < largest else "")
                + f"),\nrel. error = |a - n| / max(|a|, |n|, {t.tolerance.floor:g})")
