@@ -116,7 +116,7 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
 
 def trace(config: str | Path | Config | Mapping[str, Any], overrides: Overrides = None, *,
           rows: int | None = None, per_sample: bool = False, step: bool = False, random_data: bool = False,
-          max_params: int = gradcheck_mod.DEFAULT_MAX_PARAMS) -> tracing.Trace:
+          max_params: int = tracing.DEFAULT_MAX_PARAMS) -> tracing.Trace:
     """One step of back-propagation with the network's own numbers (docs/backprop.md's quantities): the
     network `config` builds, or a run directory's trained weights, on `rows` seeded rows of its training
     data. `per_sample` adds the per-sample gradients (N, fan_in, fan_out); `step` the optimizer's update.

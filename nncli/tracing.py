@@ -29,8 +29,8 @@ import numpy as np
 
 from .batches import config_batch
 from .config import Config, apply_overrides, validate
-from .errors import ConfigError, RunDirError, argument
-from .gradient_check import DEFAULT_MAX_PARAMS, DEFAULT_SAMPLES, Tolerance, numerical_gradients, relative_error
+from .errors import ConfigError, DataError, RunDirError, argument
+from .gradient_check import DEFAULT_SAMPLES, Tolerance, numerical_gradients, relative_error
 from .model import architecture
 from .nn.losses import Loss
 from .nn.network import Network
@@ -40,6 +40,9 @@ from .readers import read_yaml_mapping
 from .runs import CONFIG, WEIGHTS, RunDir
 
 DEFAULT_ROWS = DEFAULT_SAMPLES  # the batch: gradcheck's rows, so the two agree entry for entry
+#: central differences for at most this many seeded entries per tensor: every entry of a small network;
+#: of a large one (where the trace shows only a summary) enough to judge it, 10x faster than gradcheck's 1000
+DEFAULT_MAX_PARAMS = 100
 
 #: the formulas as docs/backprop.md writes them (tests/test_tracing.py finds each one there)
 FORMULAS = {
@@ -227,8 +230,12 @@ def trace_config(cfg: Config, *, rows: int | None = None, per_sample: bool = Fal
         raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}",
                           where=argument("max_params"))
     rng = np.random.default_rng(cfg.seed)
-    b = config_batch(cfg, DEFAULT_ROWS if rows is None else rows, rng, random_data=random_data,
-                     exact=None if rows is None else "rows")
+    try:
+        b = config_batch(cfg, DEFAULT_ROWS if rows is None else rows, rng, random_data=random_data,
+                         exact=None if rows is None else "rows")
+    except DataError as e:  # random_data is False: say that it is there
+        raise DataError(f"{e.raw}; to trace the network on random inputs instead, use {argument('random_data')} "
+                        f"(with model.input set)") from None
     dtype = b.net.layers[0].W.dtype
     X, T = np.asarray(b.X, dtype=dtype), np.asarray(b.T, dtype=dtype)
     quantities, grads = trace_network(b.net, X, T, b.loss, cfg.weight_decay, per_sample=per_sample,

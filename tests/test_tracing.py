@@ -260,7 +260,7 @@ def test_unloadable_data_offers_random_data(run_cli, write_config, tmp_path):
                         "{units: 10, activation: softmax}]\nloss: categorical_crossentropy\n"
                         "optimizer: {name: sgd, lr: 0.1}\ntrain: {epochs: 1}\n" % (tmp_path / "nowhere"))
     result = run_cli("trace", path)
-    assert result.exit_code == 2 and "not found" in result.stderr
+    assert result.exit_code == 2 and "not found" in result.stderr and "use --random-data" in result.stderr
     result = run_cli("trace", path, "--random-data")
     assert result.exit_code == 2 and "model.input" in result.stderr and "--random-data" in result.stderr
     result = run_cli("trace", path, "model.input=20", "--random-data", "--rows", "3", "--json")

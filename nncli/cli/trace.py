@@ -18,8 +18,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from .. import api, jsonable
-from ..gradient_check import DEFAULT_MAX_PARAMS
-from ..tracing import DEFAULT_ROWS, Quantity, Trace, max_rel_error
+from ..tracing import DEFAULT_MAX_PARAMS, DEFAULT_ROWS, Quantity, Trace, max_rel_error
 from .charts import heatmap
 from .errors import handle_errors
 from .style import fmt
@@ -218,8 +217,8 @@ def trace(
                                   "trained weights)", show_default=False),
     overrides: Optional[list[str]] = typer.Argument(
         None, help="KEY=VALUE overrides, e.g. weight_decay=0.01", show_default=False),
-    rows: Optional[int] = typer.Option(None, "--rows", help=f"rows of the training data in the batch "
-                                       f"[default: {DEFAULT_ROWS}, or all when there are fewer]",
+    rows: Optional[int] = typer.Option(None, "--rows", help=f"seeded rows of the training data in the batch "
+                                       f"(default {DEFAULT_ROWS}, or all of them when there are fewer)",
                                        show_default=False),
     per_sample: bool = typer.Option(False, "--per-sample", help="show the per-sample gradients "
                                     "(N, fan_in, fan_out) and that their sum is the batch gradient"),
@@ -230,8 +229,8 @@ def trace(
     random_data: bool = typer.Option(False, "--random-data",
                                      help="if the config's data cannot be loaded, use random inputs instead"),
     as_json: bool = typer.Option(False, "--json", help="every quantity as JSON on stdout, arrays in full"),
-    width: Optional[int] = typer.Option(None, "--width", min=60, help="drawing width in columns "
-                                        "[default: the terminal's, 100 when not a terminal]"),
+    width: Optional[int] = typer.Option(None, "--width", min=60, help="drawing width in columns (default: "
+                                        "the terminal's, 100 when not a terminal)"),
 ) -> None:
     """Walk one step of back-propagation with your network's numbers, each quantity beside its formula."""
     with handle_errors():
