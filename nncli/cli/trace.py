@@ -49,7 +49,8 @@ def _err(v: float) -> str:
 def title(q: Quantity, width: int) -> Text:
     """`formula  (shape)` in bold, then the function that computes it (on its own line if it does not fit)."""
     shape = np.shape(q.value)
-    head = Text(q.formula, style="bold")
+    head = Text()
+    head.append(q.formula, style="bold")
     if shape:
         head.append(f"  ({'x'.join(map(str, shape))}{',' if len(shape) == 1 else ''})", style="bold")
     else:
@@ -91,7 +92,8 @@ def entries(q: Quantity) -> Text:
     widths = [max(len(r[k]) for r in rows) for k in range(4)]
     lines = ["  " + r[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(r[1:], widths[1:]))
              for r in rows]
-    out = Text(lines[0] + "\n", style="dim")
+    out = Text()
+    out.append(lines[0] + "\n", style="dim")
     out.append("\n".join(lines[1:]))
     return out
 
@@ -101,7 +103,8 @@ def summary(q: Quantity, width: int, mono: bool) -> Text:
     V = np.asarray(q.value, dtype=np.float64)
     f = number_format(V)
     top = np.argsort(-np.abs(V).ravel(), kind="stable")[:LARGEST]
-    out = Text(f"  ‖·‖ {fmt(float(np.linalg.norm(V)), spec='short')}, min {f(V.min())}, max {f(V.max())}\n"
+    out = Text()
+    out.append(f"  ‖·‖ {fmt(float(np.linalg.norm(V)), spec='short')}, min {f(V.min())}, max {f(V.max())}\n"
                "  largest |entries|: " + ", ".join(f"{_index(np.unravel_index(k, V.shape))} {f(V.flat[k])}"
                                                    for k in top), style="dim")
     if q.numerical is not None:
@@ -180,7 +183,8 @@ def header(t: Trace, source: str) -> Text:
         shown = ", ".join(map(str, t.rows[:12])) + (", ..." if len(t.rows) > 12 else "")
         rows = f" (rows {shown})"
     largest = max(q.value.size for q in t.quantities if q.numerical is not None)
-    out = Text(f"trace {source}", style="bold")
+    out = Text()
+    out.append(f"trace {source}", style="bold")
     out.append(f": {t.architecture}, {t.loss}, weight decay {t.weight_decay:g}\n"
                f"batch: {t.data}{rows}, {t.dtype}\nweights: {t.weights}\n"
                f"gradients beside their central differences (float64, eps {t.tolerance.eps:g}"
