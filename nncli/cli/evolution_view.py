@@ -39,8 +39,8 @@ def _map(grid: dict, a: dict, activation: str, mono: bool) -> Text:
 
 
 def _truth_table(tt: dict, d: dict) -> list[RenderableType]:
-    """One row per snapshot: each unit's boolean function; the cell where a unit settles on its final
-    function is bold."""
+    """One row per snapshot: each unit's truth table (bits) and boolean function; the cell where a unit
+    settles on its final function is bold."""
     rows = tt["snapshots"]
     names = list(rows[-1]["units"])
     composed = list(rows[-1]["of_hidden"])
@@ -48,15 +48,15 @@ def _truth_table(tt: dict, d: dict) -> list[RenderableType]:
     for col in ["epoch", "loss", *names, *[f"{n} of hidden" for n in composed]]:
         t.add_column(col, justify="right" if col in ("epoch", "loss") else "left")
     for i, row in enumerate(rows):
-        cells = [Text(row["units"][n], style="bold green" if row["epoch"] == tt["settled"][n] else "")
-                 for n in names]
+        cells = [Text(f"{''.join(map(str, row['bits'][n]))} {row['units'][n]}",
+                      style="bold green" if row["epoch"] == tt["settled"][n] else "") for n in names]
         t.add_row(str(row["epoch"]), fmt(d["loss"][i]) if d.get("loss") else "-", *cells,
                   *[row["of_hidden"].get(n, "-") for n in composed])
     final = rows[-1]["units"]
     said = ", ".join(f"{n} ~ {final[n]} from epoch {tt['settled'][n]}" for n in names)
     return [t, Text(said, style="bold"),
-            Text("A, B: input high; a hidden unit is 1 where z > 0, an output unit where its output > 0.5",
-                 style="dim")]
+            Text("bits: the unit at AB = 00, 01, 10, 11 (A, B: input high); a hidden unit is 1 where z > 0, "
+                 "an output where > 0.5", style="dim")]
 
 
 def _png_frames(sec: Section, ins: Inspection):
