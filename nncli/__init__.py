@@ -16,7 +16,8 @@ users nor pydantic, Typer or Rich.
 
 __version__ = "0.1.0"
 
-_API = {"train", "resume", "load_run", "load_config", "gradcheck", "sweep", "export", "Run", "Events"}
+_API = {"train", "resume", "load_run", "load_config", "gradcheck", "sweep", "export", "trace", "Run",
+        "Events"}
 
 __all__ = sorted(_API) + ["__version__"]
 

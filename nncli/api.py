@@ -9,6 +9,7 @@
     report = nncli.gradcheck(cfg)
     result = nncli.sweep("configs/xor.yaml", {"optimizer.lr": [0.05, 0.25, 1]}, seeds=10)
     nncli.export("runs/xor-20261127-150521", "onnx", check=True)
+    trace = nncli.trace("configs/xor.yaml", step=True)
 
 The command line calls these functions; they never print.
 """
@@ -22,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 from . import config as config_mod
 from . import exporting
 from . import gradient_check as gradcheck_mod
+from . import tracing
 from .config import Config
 from .errors import ConfigError, NncliError, argument
 from .resuming import open_resume
@@ -156,8 +158,22 @@ def export(run: str | Path | Run, format: str = "onnx", out: str | Path | None =
     return exporting.export(run, format, out, opset=opset, check=check)
 
 
+def trace(config: str | Path | Config | Mapping[str, Any], overrides: Overrides = None, *,
+          rows: int | None = None, per_sample: bool = False, step: bool = False, random_data: bool = False,
+          max_params: int = tracing.DEFAULT_MAX_PARAMS) -> tracing.Trace:
+    """One step of back-propagation with the network's own numbers (docs/backprop.md's quantities): the
+    network `config` builds, or a run directory's trained weights, on `rows` seeded rows of its training
+    data. `per_sample` adds the per-sample gradients (N, fan_in, fan_out); `step` the optimizer's update.
+    What `nncli trace` prints (`.quantities`, `.get(name)`, `.to_dict()`)."""
+    options = dict(rows=rows, per_sample=per_sample, step=step, random_data=random_data, max_params=max_params)
+    if isinstance(config, (str, Path)) and Path(config).is_dir():
+        cfg, epoch = tracing.run_config(config, overrides)
+        return tracing.trace_config(cfg, epoch=epoch, weights=f"the weights of {config}", **options)
+    return tracing.trace_config(load_config(config, overrides), **options)
+
+
 def _never() -> bool:
     return False
 
 
-__all__ = ["Events", "Run", "export", "gradcheck", "load_config", "load_run", "resume", "sweep", "train"]
+__all__ = ["Events", "Run", "export", "gradcheck", "load_config", "load_run", "resume", "sweep", "trace", "train"]

@@ -100,6 +100,19 @@ class TrainConfig(Strict):
                                     "<dir>/<run directory name>/ (needs nncli[tensorboard])")
     tensorboard_histograms: int | None = Field(None, ge=1, description="weight histograms every N epochs "
                                                "[default: about 50 over the run]")
+    snapshots: int | None = Field(None, ge=0, strict=True)  # None: nncli.snapshots.default_count decides
+
+    @field_validator("snapshots")
+    @classmethod
+    def _snapshots_fit(cls, v, info):
+        epochs = info.data.get("epochs")
+        if v == 1:
+            raise ValueError("must be 0 (no snapshots) or at least 2: epoch 0 and the last epoch are always "
+                             "among them")
+        if v is not None and isinstance(epochs, int) and v > epochs:
+            raise ValueError(f"asks for {v} snapshots of a run of {epochs} epochs; use at most {epochs} "
+                             f"(they are spread over epochs 0 to {epochs})")
+        return v
 
     @field_validator("batch_size")
     @classmethod

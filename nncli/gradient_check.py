@@ -34,13 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from .batches import config_batch
 from .config import Config
-from .errors import ConfigError, DataError, argument
-from .model import architecture, build_network
-from .nn.activations import Activation
-from .nn.losses import LOSSES, Loss
+from .errors import ConfigError, argument
+from .model import architecture
+from .nn.losses import Loss
 from .nn.network import Network
-from .runner import rngs, run_data
 
 DEFAULT_EPS = 1e-5
 DEFAULT_TOL = 1e-5
@@ -190,6 +189,52 @@ def _crosses_kink(net: Network, Zs_plus: list[np.ndarray], Zs_minus: list[np.nda
     return False
 
 
+@dataclass
+class Differences:
+    """Central differences of one parameter tensor: `numerical` (its shape) holds n at the `checked`
+    entries; `skipped` entries were selected but their difference crosses a kink."""
+
+    numerical: np.ndarray
+    checked: np.ndarray
+    skipped: np.ndarray
+
+
+def numerical_gradients(net64: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float,
+                        eps: float, max_params: int = 0,
+                        rng: np.random.Generator | None = None) -> list[Differences]:
+    """Central differences n = (L(w + eps) - L(w - eps)) / ((w + eps) - (w - eps)) of the objective for
+    the entries of every parameter tensor of `net64` (float64, perturbed and restored in place), in order
+    W1, b1, ...; every entry, or at most `max_params` > 0 seeded random entries per tensor from `rng`."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    has_kinks = any(layer.activation.kinks for layer in net64.layers)
+    out = []
+    for p in net64.parameters():
+        d = Differences(np.full(p.shape, np.nan), np.zeros(p.shape, bool), np.zeros(p.shape, bool))
+        for flat in _selection(p.size, max_params, rng):
+            ij = np.unravel_index(flat, p.shape)
+            w = p[ij]
+            p[ij] = w + eps
+            (up, Zs_up), step_up = net64.loss_and_preactivations(X, T, loss, weight_decay), p[ij]
+            p[ij] = w - eps
+            (down, Zs_down), step_down = net64.loss_and_preactivations(X, T, loss, weight_decay), p[ij]
+            p[ij] = w
+            if has_kinks and _crosses_kink(net64, Zs_up, Zs_down, eps):
+                d.skipped[ij] = True
+            else:
+                d.numerical[ij] = (up - down) / (step_up - step_down)
+                d.checked[ij] = True
+        out.append(d)
+    return out
+
+
+def relative_error(a: np.ndarray, n: np.ndarray, floor: float) -> np.ndarray:
+    """rel = |a - n| / max(|a|, |n|, floor), element-wise; a NaN (a NaN gradient) becomes infinity."""
+    a, n = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        rel = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    return np.where(np.isnan(rel), np.inf, rel)
+
+
 def check_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0, *,
                   tolerance: Tolerance = Tolerance(), max_params: int = 0,
                   rng: np.random.Generator | None = None) -> list[TensorResult]:
@@ -199,65 +244,29 @@ def check_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight
     `net.copy(dtype=float64)`. `max_params` > 0 limits each tensor to a random subset drawn from `rng`.
     """
     tolerance.validate()
-    eps, tol, floor = tolerance.eps, tolerance.tol, tolerance.floor
-    rng = rng if rng is not None else np.random.default_rng(0)
     net64 = net.copy(dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     _, grads = net64.loss_and_gradients(X, T, loss, weight_decay)
-    has_kinks = any(layer.activation.kinks for layer in net64.layers)
+    diffs = numerical_gradients(net64, X, T, loss, weight_decay, tolerance.eps, max_params, rng)
     results = []
-    for name, p, g in zip(net64.parameter_names(), net64.parameters(), grads):
-        chosen = _selection(p.size, max_params, rng)
-        analytic, numerical, kept_index = [], [], []
-        skipped = 0
-        for flat in chosen:
-            ij = np.unravel_index(flat, p.shape)
-            w = p[ij]
-            p[ij] = w + eps
-            (up, Zs_up), step_up = net64.loss_and_preactivations(X, T, loss, weight_decay), p[ij]
-            p[ij] = w - eps
-            (down, Zs_down), step_down = net64.loss_and_preactivations(X, T, loss, weight_decay), p[ij]
-            p[ij] = w
-            if has_kinks and _crosses_kink(net64, Zs_up, Zs_down, eps):
-                skipped += 1
-                continue
-            numerical.append((up - down) / (step_up - step_down))
-            analytic.append(g[ij])
-            kept_index.append(flat)
-        a, n = np.array(analytic, dtype=np.float64), np.array(numerical, dtype=np.float64)
+    for name, p, g, d in zip(net64.parameter_names(), net64.parameters(), grads, diffs):
+        a, n = g[d.checked], d.numerical[d.checked]
         abs_err = np.abs(a - n)
-        with np.errstate(invalid="ignore"):
-            rel_err = abs_err / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
-        rel_err = np.where(np.isnan(rel_err), np.inf, rel_err)  # a NaN gradient is a failure
+        rel_err = relative_error(a, n, tolerance.floor)
         layer_no = int(name[1:])
         worst = None
-        if len(kept_index):
+        if a.size:
             k = int(np.argmax(rel_err))
-            worst = {"index": [int(i) for i in np.unravel_index(kept_index[k], p.shape)],
+            worst = {"index": [int(i) for i in np.unravel_index(np.flatnonzero(d.checked)[k], p.shape)],
                      "analytic": float(a[k]), "numerical": float(n[k])}
         results.append(TensorResult(
             name=name, layer=layer_no, kind=name[0], activation=net64.layers[layer_no - 1].activation.name,
-            shape=tuple(p.shape), size=int(p.size), checked=len(kept_index), skipped=skipped,
-            failed=int(np.sum(~(rel_err <= tol))),
-            max_abs_error=float(abs_err.max()) if len(kept_index) else 0.0,
-            max_rel_error=float(rel_err.max()) if len(kept_index) else 0.0, worst=worst))
+            shape=tuple(p.shape), size=int(p.size), checked=int(a.size), skipped=int(d.skipped.sum()),
+            failed=int(np.sum(~(rel_err <= tolerance.tol))),
+            max_abs_error=float(abs_err.max()) if a.size else 0.0,
+            max_rel_error=float(rel_err.max()) if a.size else 0.0, worst=worst))
     return results
-
-
-# -- targets for random data ----------------------------------------------------------------------
-def random_targets(activation: Activation, n: int, units: int, rng: np.random.Generator) -> np.ndarray:
-    """Targets (n, units) in the range of an output activation, for any registered loss:
-    one-hot rows when its outputs are normalised rows (softmax), 0/1 when its range is [0, 1] (sigmoid),
-    uniform inside another bounded range (tanh), standard normal otherwise (linear, relu)."""
-    lo, hi = activation.output_range
-    if units > 1 and activation.normalised_rows:
-        return np.eye(units)[rng.integers(0, units, n)]
-    if (lo, hi) == (0.0, 1.0):
-        return rng.integers(0, 2, (n, units)).astype(np.float64)
-    if np.isfinite(lo) and np.isfinite(hi):
-        return rng.uniform(lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo), (n, units))
-    return rng.normal(size=(n, units))
 
 
 # -- a config's network ---------------------------------------------------------------------------
@@ -275,36 +284,10 @@ def check_config(cfg: Config, *, samples: int = DEFAULT_SAMPLES, tolerance: Tole
         raise ConfigError(f"must be 0 (every entry) or a positive number, got {max_params}",
                           where=argument("max_params"))
     rng = np.random.default_rng(cfg.seed)
-    try:
-        d = run_data(cfg)
-    except DataError as e:
-        if not random_data:
-            raise
-        net, loss, X, T, data = _random_batch(cfg, samples, rng, reason=str(e))
-    else:
-        n_in = d.dataset.n_features
-        if cfg.model.input is not None and cfg.model.input != n_in:
-            raise ConfigError(f"is {cfg.model.input}, but the {d.dataset.name} data has {n_in} features per "
-                              f"sample", where="model.input")
-        net, loss = build_network(cfg, n_in, rngs(cfg.seed)["init"]), LOSSES.get(cfg.loss)()
-        rows = np.sort(rng.choice(len(d.train.X), size=min(samples, len(d.train.X)), replace=False))
-        X, T = d.train.X[rows], d.train.T[rows]
-        data = f"{len(rows)} of the {len(d.train.X)} training rows of {d.dataset.name}"
+    b = config_batch(cfg, samples, rng, random_data=random_data)
+    net, loss, X, T = b.net, b.loss, b.X, b.T
     tensors = check_network(net, X, T, loss, cfg.weight_decay, tolerance=tolerance, max_params=max_params,
                             rng=rng)
     return Report(architecture=architecture(net.sizes, net.activation_names), loss=cfg.loss,
-                  weight_decay=cfg.weight_decay, samples=len(X), dtype=cfg.dtype, data=data,
+                  weight_decay=cfg.weight_decay, samples=len(X), dtype=cfg.dtype, data=b.data,
                   tolerance=tolerance, max_params=max_params, seed=cfg.seed, tensors=tensors)
-
-
-def _random_batch(cfg: Config, samples: int, rng: np.random.Generator, reason: str):
-    """The config's network with random standard-normal inputs and targets fitting its output layer."""
-    n_in = cfg.model.input
-    if n_in is None:
-        raise ConfigError(f"the data cannot be loaded ({reason}), and without it the input size is unknown; "
-                          f"set it, e.g. model.input=784, to check with {argument('random_data')}", where="model.input")
-    net = build_network(cfg, n_in, rngs(cfg.seed)["init"])
-    loss = LOSSES.get(cfg.loss, where="loss")()
-    X = rng.normal(size=(samples, n_in))
-    T = random_targets(net.layers[-1].activation, samples, net.layers[-1].units, rng)
-    return net, loss, X, T, f"{samples} random rows (the data could not be loaded: {reason})"

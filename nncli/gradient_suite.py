@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .gradient_check import Tolerance, TensorResult, json_float, Verdict, check_network, random_targets
+from .batches import random_targets
+from .gradient_check import Tolerance, TensorResult, json_float, Verdict, check_network
 from .nn.activations import ACTIVATIONS
 from .nn.losses import LOSSES
 from .nn.network import Network

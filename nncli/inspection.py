@@ -14,16 +14,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import analysis, shrinkage
+from . import analysis, evolution, shrinkage
 from .comparison import run_time
 from .data.splits import TrainData
 from .errors import ConfigError, NncliError, argument
 from .model import architecture, config_sizes, parameter_count
+from .nn.losses import LOSSES
 from .registry import Registry
 from .run import Run
 
 SECTIONS: Registry[Callable[["Inspection"], "Section | None"]] = Registry("inspect section")
 SMALL_LAYER = (12, 8)  # layers up to this many inputs x units are given as numbers
+FRAME_WIDTH = 25  # columns per decision map of the evolution section (two rows of them at most)
 
 
 @dataclass
@@ -116,12 +118,20 @@ def weights(ins: Inspection) -> Section | None:
 @SECTIONS.register("truth_tables")
 def truth_tables(ins: Inspection) -> Section | None:
     """For the XOR run: each unit's truth table over the four inputs and the logical function it computes."""
-    if ins.net is None or ins.net.sizes[0] != 2 or ins.cfg.data.name != "xor":
+    if not _is_xor(ins):
         return None
+    return Section("truth_tables", "how the network computes XOR", analysis.truth_tables(ins.net, *_xor_levels(ins)))
+
+
+def _is_xor(ins: Inspection) -> bool:
+    return ins.net is not None and ins.net.sizes[0] == 2 and ins.cfg.data.name == "xor"
+
+
+def _xor_levels(ins: Inspection) -> tuple[float, float]:
+    """The low and high input values of the XOR data (-1 and 1 when the data is not available)."""
     d, _ = ins.data
     X = d.train.X if d is not None else None
-    low, high = (float(X.min()), float(X.max())) if X is not None else (-1.0, 1.0)
-    return Section("truth_tables", "how the network computes XOR", analysis.truth_tables(ins.net, low, high))
+    return (float(X.min()), float(X.max())) if X is not None else (-1.0, 1.0)
 
 
 @SECTIONS.register("decision_maps")
@@ -168,3 +178,34 @@ def shrinkage_section(ins: Inspection) -> Section | None:
     return Section("shrinkage", title, report.to_dict(), {"report": report})
 
 
+@SECTIONS.register("evolution")
+def evolution_section(ins: Inspection) -> Section | None:
+    """How the network got to its final weights, from its snapshots: the loss and the weight norms at every
+    snapshot; for 2-D inputs the decision map at a few of them; for XOR each unit's boolean function."""
+    if ins.net is None:
+        return None
+    title = "how the network evolved during training"
+    try:
+        record = ins.run.snapshots
+    except NncliError as e:
+        return Section("evolution", title, {"snapshots": None, "error": str(e)})
+    if record is None or not len(record):
+        return Section("evolution", title, {"snapshots": 0, "message": evolution.HOW_TO})
+    d, why = ins.data
+    nets = evolution.networks(record, ins.net)
+    data = {"snapshots": len(record), "epochs": record.epochs,
+            **evolution.losses(nets, d.train if d is not None else None, LOSSES.get(ins.cfg.loss)()),
+            "weight_norms": evolution.weight_norms(record)}
+    arrays: dict[str, Any] = {"record": record, "nets": nets, "missing": why}
+    if ins.net.sizes[0] == 2:
+        per_row = max(1, ins.width // FRAME_WIDTH)
+        shown = evolution.frame_indices(len(record), 2 * per_row)
+        points = d.train.X.astype(np.float64) if d is not None else None
+        X = points if points is not None else np.array([[-1.0, -1.0], [1.0, 1.0]])
+        data["frames"] = [record.epochs[i] for i in shown]
+        arrays.update(shown=shown, per_row=per_row, X=X, points=points, labels=d.train.y if d is not None else None,
+                      classifies=d is None or d.dataset.task == "classification",
+                      grids=evolution.decision_frames([nets[i] for i in shown], X, ins.width // per_row - 10, 8))
+    if _is_xor(ins):
+        data["truth_tables"] = evolution.truth_tables(nets, record.epochs, *_xor_levels(ins))
+    return Section("evolution", title, data, arrays)

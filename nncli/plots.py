@@ -147,3 +147,67 @@ def metric_vs_key(path: Path, series: dict[str, tuple[list[Any], list[float], li
     if len(series) > 1:
         ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def _panel(ax, panel: tuple[str, np.ndarray, float, float], extent, points, labels, fontsize: int = 7):
+    """One map or matrix of a frame: (title, values, centre, scale) on the diverging scale; with an
+    `extent` it is a map over the data's range (origin lower) with the training points on top."""
+    title, V, centre, scale = panel
+    s = scale or 1.0
+    image = ax.imshow(V, origin="lower" if extent else "upper", extent=extent, cmap="RdBu_r", vmin=centre - s,
+                      vmax=centre + s, aspect="auto", interpolation="nearest")
+    if extent is not None and points is not None:
+        ax.scatter(points[:, 0], points[:, 1], c=labels, cmap="tab10", s=6, edgecolors="k", linewidths=0.3,
+                   vmin=0, vmax=9)
+    ax.set_title(title, fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
+def evolution_grid(path: Path, frames: list[tuple[str, list]], extent=None, points=None, labels=None) -> Path:
+    """Every frame (title, panels) of the evolution in one picture: frames of one panel (a decision map)
+    fill rows of up to 5; frames of several panels (the layers' weights) take a row each."""
+    plt = pyplot()
+    panels = len(frames[0][1])
+    cols = min(5, len(frames)) if panels == 1 else panels
+    rows = math.ceil(len(frames) / cols) if panels == 1 else len(frames)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False)
+    cells = list(axes.flat)
+    for k, (title, frame_panels) in enumerate(frames):
+        for j, panel in enumerate(frame_panels):
+            name = title if panels == 1 else f"{title}: {panel[0]}"
+            _panel(cells[k * panels + j], (name, *panel[1:]), extent, points, labels)
+    for ax in cells[len(frames) * panels:]:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def evolution_gif(path: Path, frames: list[tuple[str, list]], extent=None, points=None, labels=None,
+                  fps: float = 4) -> Path:
+    """The frames (title, panels) as an animated GIF, one frame per snapshot (matplotlib's Pillow writer)."""
+    plt = pyplot()
+    from matplotlib.animation import FuncAnimation, PillowWriter  # the plot extra, imported when asked for
+
+    panels = frames[0][1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
+    images = [_panel(ax, p, extent, points, labels, fontsize=9) for ax, p in zip(axes[0], panels)]
+    heading = fig.suptitle(frames[0][0])
+
+    def show(k: int):
+        heading.set_text(frames[k][0])
+        for image, ax, panel in zip(images, axes[0], frames[k][1]):
+            image.set_data(panel[1])
+            ax.set_title(panel[0], fontsize=9)
+        return images
+
+    animation = FuncAnimation(fig, show, frames=len(frames), blit=False)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        animation.save(path, writer=PillowWriter(fps=fps), dpi=80)
+    except OSError as e:
+        raise NncliError(f"cannot write the animation: {e.strerror or e}", where=str(path)) from None
+    finally:
+        plt.close(fig)
+    return path

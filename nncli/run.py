@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import evaluation
+from . import evaluation, snapshots
 from .config import Config, validate
 from .data.splits import TrainData
 from .errors import ConfigError, RunDirError
@@ -19,7 +19,7 @@ from .model import empty_network, load_weights_into
 from .nn.network import Network
 from .readers import parse_yaml
 from .runner import run_data
-from .runs import CONFIG, SUMMARY, WEIGHTS, MemoryRun, RunDir
+from .runs import CONFIG, SNAPSHOTS, SUMMARY, WEIGHTS, MemoryRun, RunDir
 
 
 class Run:
@@ -70,6 +70,17 @@ class Run:
         """metrics.csv as columns: {"epoch": array, "loss": array, ...} (NaN where a cell is empty)."""
         return {c: np.array([np.nan if r.get(c) is None else r[c] for r in self.metrics], dtype=np.float64)
                 for c in self.columns}
+
+    @cached_property
+    def snapshots(self) -> snapshots.Record | None:
+        """The weights recorded during training (train.snapshots; snapshots.npz), None when there are none.
+        RunDirError for a damaged file."""
+        if self.network is None:
+            return None
+        if self.memory is not None:
+            arrays = self.memory.snapshots
+            return snapshots.from_arrays(arrays, self.network, "snapshots in memory") if arrays else None
+        return snapshots.read(self.rundir.file(SNAPSHOTS), self.network)
 
     # -- using the network ------------------------------------------------------------------------
     def _net(self) -> Network:

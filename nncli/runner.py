@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import checkpoint, runs, tensorboard
+from . import checkpoint, runs, snapshots, tensorboard
 from .config import FULL_BATCH, Config
 from .data import datasets
 from .data.splits import Split, TrainData, split_validation, targets
@@ -119,6 +119,8 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
     cfg.model.input = n_in
     check_size(cfg, n_in, len(data.train))
     net = build_network(cfg, n_in, rngs(cfg.seed)["init"], warm_start=warm_start)
+    if cfg.train.snapshots is None:  # recorded in config.yaml as resolved
+        cfg.train.snapshots = snapshots.default_count(n_in, net.parameter_count(), cfg.train.epochs)
     loss = LOSSES.get(cfg.loss)()
     optimizer = OPTIMIZERS.get(cfg.optimizer.name)(**cfg.optimizer.options)
     sched = cfg.optimizer.schedule
@@ -184,7 +186,9 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     handlers), the current batch finishes and checkpoint.npz is written. At the end: checkpoint.npz when
     completed with checkpoint_every (so train.epochs can be raised later), then metrics.csv, weights.npz
     and summary.json. Returns the summary; its "status" says how training ended. `history` (earlier
-    resumes) is kept in summary.json under "resumed"; `notes` go to `events.on_start`."""
+    resumes) is kept in summary.json under "resumed"; `notes` go to `events.on_start`. With
+    train.snapshots, snapshots.npz is written before every checkpoint and at the end (a resumed run keeps
+    the snapshots its directory holds up to the checkpoint's epoch)."""
     started = time.perf_counter()
     command = command or sys.argv
     events = Events.of(events)
@@ -192,8 +196,12 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     every = p.cfg.train.checkpoint_every
     extra = {"resumed": history} if history else {}
     n = len(p.data.train)
+    recorder = _recorder(p, run, events, state)
+    events = recorder or events
 
     def progress(st: State) -> None:
+        if recorder and len(recorder.record):
+            run.write_snapshots(recorder.record.arrays())
         run.write_checkpoint(checkpoint.arrays(p.trainer, st, n))
         run.write_weights(p.net.state())
         run.write_metrics(st.rows, columns)
@@ -210,6 +218,11 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     try:
         result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop,
                                on_checkpoint=progress if every else None)
+        if recorder:
+            es = p.cfg.train.early_stopping
+            recorder.finish(result, es is not None and es.restore_best and result.state.best_weights is not None)
+            if len(recorder.record):
+                run.write_snapshots(recorder.record.arrays())
         if result.status == "interrupted" or (result.status == "completed" and every):
             run.write_checkpoint(checkpoint.arrays(p.trainer, result.state, n))
         elif result.status == "completed":
@@ -234,6 +247,27 @@ def live_tensorboard(p: Prepared, run: RunDir | MemoryRun) -> tensorboard.LiveEv
         return None
     name = run.path.name if run.path is not None else run.name
     return tensorboard.LiveEvents(Path(tc.tensorboard) / name, p.net, tc.tensorboard_histograms)
+
+
+def _recorder(p: Prepared, run: RunDir | MemoryRun, events: Events,
+              state: State | None) -> snapshots.Recorder | None:
+    """The snapshot recorder of a run with train.snapshots (None without). A new run's record starts with
+    epoch 0; a resumed run's (`state` from its checkpoint) with the snapshots its directory holds up to the
+    checkpoint's epoch, so that the file ends as that of an uninterrupted run."""
+    k = p.cfg.train.snapshots
+    if not k:
+        return None
+    record = None
+    if state is not None and run.path is not None:
+        try:
+            record = snapshots.read(run.file(runs.SNAPSHOTS), p.net)
+        except RunDirError as e:
+            raise RunDirError(f"{e}; delete it to resume without the snapshots taken so far") from None
+        record = record.until(state.epoch) if record is not None else None
+    recorder = snapshots.Recorder(p.net, snapshots.schedule(k, p.cfg.train.epochs), events, record)
+    if state is None:
+        recorder.record.take(0, p.net)
+    return recorder
 
 
 def _record_failure(p: Prepared, run: RunDir | MemoryRun, result: Result | None, state: State | None,

@@ -1,7 +1,7 @@
 """Run directories: created once (never overwritten), every file written atomically, read back checked.
 
 runs/<config-stem>-<YYYYmmdd-HHMMSS>[-N]/
-  config.yaml  weights.npz  metrics.csv  summary.json  [checkpoint.npz]
+  config.yaml  weights.npz  metrics.csv  summary.json  [checkpoint.npz]  [snapshots.npz]
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from . import atomic, jsonable
 from .errors import RunDirError, argument
 from .readers import is_number, printable
 
-CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT = (
-    "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz")
-FILES = (CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT)
+CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT, SNAPSHOTS = (
+    "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz", "snapshots.npz")
+FILES = (CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT, SNAPSHOTS)
 
 
 # -- atomic writes --------------------------------------------------------------------------------
@@ -120,6 +120,9 @@ class RunDir:
 
     def write_checkpoint(self, arrays: dict[str, np.ndarray]) -> None:
         self._write(CHECKPOINT, npz_bytes(arrays))
+
+    def write_snapshots(self, arrays: dict[str, np.ndarray]) -> None:
+        self._write(SNAPSHOTS, npz_bytes(arrays))
 
     def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
         self._write(METRICS, metrics_csv(rows, columns).encode("utf-8"))
@@ -230,6 +233,7 @@ class MemoryRun:
         self.config: str | None = None
         self.weights: dict[str, np.ndarray] = {}
         self.checkpoint: dict[str, np.ndarray] | None = None
+        self.snapshots: dict[str, np.ndarray] | None = None
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
         self.summary: dict[str, Any] = {}
@@ -242,6 +246,9 @@ class MemoryRun:
 
     def write_checkpoint(self, arrays: dict[str, np.ndarray]) -> None:
         self.checkpoint = {k: np.array(v) for k, v in arrays.items()}
+
+    def write_snapshots(self, arrays: dict[str, np.ndarray]) -> None:
+        self.snapshots = {k: np.array(v) for k, v in arrays.items()}
 
     def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
         self.rows, self.columns = [dict(r) for r in rows], list(columns)
@@ -261,6 +268,8 @@ class MemoryRun:
         files = {WEIGHTS: npz_bytes(self.weights)}
         if self.config is not None:
             files[CONFIG] = self.config.encode("utf-8")
+        if self.snapshots is not None:
+            files[SNAPSHOTS] = npz_bytes(self.snapshots)
         if self.checkpoint is not None:
             files[CHECKPOINT] = npz_bytes(self.checkpoint)
         files[METRICS] = metrics_csv(self.rows, self.columns).encode("utf-8")

@@ -45,8 +45,8 @@ def test_readme_python_api_examples_run_as_shown(tmp_path):
         r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
     runs = list((tmp_path / "runs").iterdir())
-    assert len(runs) == 1 and {p.name for p in runs[0].iterdir()} == {
-        "config.yaml", "weights.npz", "metrics.csv", "summary.json"}
+    assert len(runs) == 1 and {p.name for p in runs[0].iterdir()} == {  # snapshots: the default for 2-D data
+        "config.yaml", "weights.npz", "metrics.csv", "summary.json", "snapshots.npz"}
 
 
 def test_training_in_memory_writes_nothing_and_equals_the_run_on_disk(tmp_path, monkeypatch):

@@ -64,7 +64,8 @@ def complete(line: str, shell: str = "bash", cwd: Path = ROOT) -> list[str]:
 
 
 def test_completes_commands_and_options():
-    assert complete("nncli tr") == ["train"]
+    assert complete("nncli tr") == ["train", "trace"]
+    assert complete("nncli trai") == ["train"]
     assert complete("nncli ex") == ["export"]
     assert complete("nncli train --r") == ["--runs-dir", "--resume"]
     assert set(complete("nncli export x --format ")) == {"onnx", "tensorboard"}
@@ -105,12 +106,12 @@ def test_completes_dotted_keys():
 
 
 def test_bash_completes_in_a_real_bash():
-    """`nncli --show-completion bash` sourced in an interactive bash; TAB after `nncli tr` gives `nncli train`."""
+    """`nncli --show-completion bash` sourced in an interactive bash; TAB after `nncli trai` gives `nncli train`."""
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("bash is not installed")
     assert (BIN / "nncli").exists()
-    typed = interactive_bash(bash, ['eval "$(nncli --show-completion bash)"'], "nncli tr\t")
+    typed = interactive_bash(bash, ['eval "$(nncli --show-completion bash)"'], "nncli trai\t")
     assert "nncli train " in typed
     typed = interactive_bash(bash, ['eval "$(nncli --show-completion bash)"', f"cd {ROOT}"],
                              "nncli train configs/xor.yaml loss=ms\t")

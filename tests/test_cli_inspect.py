@@ -79,7 +79,7 @@ def test_inspect_json_has_the_numbers(xor_run):
     r = cli("inspect", xor_run, "--json")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert list(data) == ["overview", "curves", "weights", "truth_tables", "decision_maps"]
+    assert list(data) == ["overview", "curves", "weights", "truth_tables", "decision_maps", "evolution"]
     assert data["overview"]["architecture"] == "2 -> [2 tanh] -> [1 sigmoid]"
     assert data["overview"]["parameters"] == 9
     W1 = np.load(xor_run / "weights.npz")["W1"]
@@ -135,8 +135,8 @@ def test_inspect_writes_pngs(xor_run, tmp_path):
     r = cli("inspect", xor_run, "--png", out)
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["accuracy.png", "decision.png", "loss.png", "weights.png"]
-    for p in out.iterdir():
+    assert names == ["accuracy.png", "decision.png", "evolution.gif", "evolution.png", "loss.png", "weights.png"]
+    for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 2000
     assert f"wrote {out / 'loss.png'}" in r.stderr
 

@@ -34,9 +34,10 @@ def xor_outputs(w):
 
 
 def check_xor_run(run_dir, epochs):
-    """The four files of a finished XOR run, with the documented contents; XOR solved."""
-    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "metrics.csv", "summary.json",
-                                                         "weights.npz"]
+    """The files of a finished XOR run (snapshots.npz: the default for 2-D data), with the documented
+    contents; XOR solved."""
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml", "metrics.csv", "snapshots.npz",
+                                                         "summary.json", "weights.npz"]
     # weights.npz: W1, b1, W2, b2 of the lab's shapes, and they solve XOR
     w = load_weights(run_dir)
     assert {k: v.shape for k, v in w.items()} == XOR_SHAPES

@@ -94,6 +94,8 @@ def test_sigkill_at_a_random_moment_then_inspect_and_resume(run_cli, tmp_path, r
     assert s["status"] == "completed" and s["epochs"] == 40
     for k, a in weights(run).items():
         assert np.array_equal(a, ref[k]), (trial, k)
+    with np.load(cfg.parent / "ref" / "snapshots.npz") as want, np.load(run / "snapshots.npz") as got:
+        assert want.files == got.files and all(np.array_equal(want[k], got[k]) for k in want.files), trial
     # a killed write leaves at most a temporary file, never a run file; --resume removes it
     assert all(name.startswith(".") for name in leftovers)
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
@@ -108,7 +110,7 @@ def test_resume_removes_the_temporary_files_of_killed_writes(run_cli, tmp_path, 
     (run / "notes.txt").write_text("mine")
     assert run_cli("train", "--resume", run, "train.epochs=4").exit_code == 0
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv", "notes.txt",
-                                                      "summary.json", "weights.npz"]
+                                                      "snapshots.npz", "summary.json", "weights.npz"]
 
 
 # -- disk full, read-only places ------------------------------------------------------------------
@@ -169,14 +171,15 @@ def test_disk_full_during_training_keeps_the_last_good_files(run_cli, tmp_path, 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(CONFIG)
     run = tmp_path / "run"
-    # start: 4 writes; every checkpoint: 4 writes. Let 3 checkpoints through, then the disk is full.
-    full_disk_after(monkeypatch, 4 + 3 * 4 + 1)
+    # start: 4 writes; every checkpoint: 5 writes (snapshots.npz, then the 4 of a checkpoint). Let 3
+    # checkpoints through, and the 4th's snapshots.npz and checkpoint.npz, then the disk is full.
+    full_disk_after(monkeypatch, 4 + 3 * 5 + 2)
     r = run_cli("train", cfg, "--out", run, "-q")
     assert r.exit_code == 2, r.output
     assert "No space left on device" in r.stderr and "Traceback" not in r.output
     monkeypatch.undo()
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv",
-                                                      "summary.json", "weights.npz"]  # no temporary files
+                                                      "snapshots.npz", "summary.json", "weights.npz"]  # no temporary files
     loaded = run_mod.load_run(run)
     assert loaded.summary["status"] == "running" and loaded.summary["epochs"] == 3
     plan = resuming.open_resume(run)

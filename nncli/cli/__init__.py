@@ -97,6 +97,7 @@ command("evaluate", "evaluate:evaluate")
 command("predict", "predict:predict")
 command("export", "export:export")
 command("config", "config:config")
+command("trace", "trace:trace")
 
 
 def main() -> None:

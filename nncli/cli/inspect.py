@@ -17,6 +17,7 @@ from .. import api, jsonable
 from ..inspection import SECTIONS, Inspection, sections
 from .completion import run_dirs
 from .errors import err_console, handle_errors
+from .evolution_view import evolution_view  # noqa: F401 (registers the evolution section's view)
 from .inspect_views import draw
 from .render import plots_module
 
@@ -32,7 +33,7 @@ def inspect(
     width: Optional[int] = typer.Option(None, "--width", min=60, help="drawing width in columns "
                                         "[default: the terminal's, 100 when not a terminal]"),
 ) -> None:
-    """Show what a trained network learned: summary, loss curve, weights, truth tables, decision maps."""
+    """Show what a trained network learned: summary, loss curve, weights, truth tables, decision maps, evolution."""
     with handle_errors():
         if png is not None:
             plots_module()
