@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 XOR = ROOT / "configs" / "xor.yaml"
 NNCLI = [sys.executable, "-m", "nncli"]
 DASK = Path(sys.executable).parent / "dask"
-FILES = {"config.yaml", "weights.npz", "metrics.csv", "summary.json"}
+FILES = {"config.yaml", "weights.npz", "metrics.csv", "summary.json", "snapshots.npz"}  # 2-D data: snapshots by default
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ XOR = ROOT / "configs" / "xor.yaml"
 SPIRAL = ROOT / "configs" / "spiral.yaml"
 NNCLI = [sys.executable, "-m", "nncli"]
 ONE_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-FILES = {"config.yaml", "weights.npz", "metrics.csv", "summary.json"}
+FILES = {"config.yaml", "weights.npz", "metrics.csv", "summary.json", "snapshots.npz"}  # 2-D data: snapshots by default
 
 
 def results(sweep: Path) -> list[dict[str, str]]:
