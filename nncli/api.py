@@ -106,7 +106,8 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
     registered activation and loss (a SuiteReport)."""
     tolerance = gradcheck_mod.Tolerance(eps=eps, tol=tol, floor=floor)
     if config is None:
-        return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
+        seed = config_mod.check_seed(0 if seed is None else seed)
+        return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed)
     cfg = load_config(config, overrides, seed)
     return gradcheck_mod.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
                                       random_data=random_data)

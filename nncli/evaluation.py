@@ -24,6 +24,7 @@ from .errors import ConfigError, DataError, argument
 from .metrics import evaluate as split_metrics, outputs, predicted_classes
 from .nn.losses import LOSSES
 from .nn.network import Network
+from .npyfiles import read_npy
 from .runner import run_data
 
 SPLITS = ("auto", "test", "val", "train", "all")
@@ -186,12 +187,7 @@ def _array(path: Path, suffix: str, key: str) -> np.ndarray:
             raise DataError(f"has no array {key!r} (it holds {', '.join(sorted(arrays))}); name the inputs "
                             f"{key!r} or save only one array", where=where)
         return arrays[key]
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"refused or unreadable .npy file ({e}); save a plain numeric array", where=where) from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"not a readable .npy file: {e}", where=where) from None
+    return read_npy(path, DataError, missing="no such file; give a .npy, .npz, .csv or IDX file of inputs")
 
 
 def _numeric(array: np.ndarray, images: bool, dtype, where: str) -> np.ndarray:

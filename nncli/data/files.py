@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import os
-from pathlib import Path
 from typing import Literal, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from ..errors import DataError
 from ..options import Options
-from ..readers import is_number, read_npz
+from ..npyfiles import read_npz
+from ..readers import is_number, read_text
 from .datasets import DATASETS, Dataset, DatasetSource
 
 MAX_AUTO_CLASSES = 50  # an integer-valued target with at most this many distinct values is classification
@@ -34,11 +35,16 @@ def _labels(values: np.ndarray, task: str, where: str, names: list[str] | None =
             raise DataError("task is regression but the target column holds text labels; use a numeric "
                             "target or task: classification", where=where)
         classes, y = np.unique(values, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(_one_class(repr(str(classes[0])), len(values)), where=where)
         return "classification", y.astype(np.int64), len(classes), [str(c) for c in classes]
     values = values.astype(np.float64, copy=False)
     integral = bool(np.all(np.isfinite(values))) and bool(np.all(values == np.round(values)))
     classes = np.unique(values) if integral else None
     if task == "auto":
+        if integral and len(classes) == 1:  # one class, or a constant: neither is worth training on
+            raise DataError(_one_class(f"{classes[0]:g}", len(values)) + "; to fit a constant anyway, set "
+                            "task: regression", where=where)
         task = "classification" if integral and 2 <= len(classes) <= MAX_AUTO_CLASSES else "regression"
     if task == "regression":
         return "regression", values[:, None], None, None
@@ -47,10 +53,13 @@ def _labels(values: np.ndarray, task: str, where: str, names: list[str] | None =
         raise DataError(f"task is classification but the target of sample {bad} is {values[bad]:g}, not an "
                         f"integer class label; use integer labels or task: regression", where=where)
     if len(classes) < 2:
-        raise DataError(f"classification needs at least 2 classes, but every target is {classes[0]:g}",
-                        where=where)
+        raise DataError(_one_class(f"{classes[0]:g}", len(values)), where=where)
     y = np.searchsorted(classes, values).astype(np.int64)
     return "classification", y, len(classes), [f"{c:g}" for c in classes]
+
+
+def _one_class(label: str, n: int) -> str:
+    return f"classification needs at least 2 classes, but every target is {label} ({n} samples)"
 
 
 def _map_test_labels(values: np.ndarray, class_names: list[str], where: str) -> np.ndarray:
@@ -83,7 +92,7 @@ def _build(name: str, X, target, task, where, X_test=None, target_test=None, whe
 
 class CsvOptions(Options):
     path: str = Field(description="the CSV file")
-    target: Union[int, str] = Field(-1, description="the target column: a name from the header, or an index")
+    target: Union[StrictInt, str] = Field(-1, description="the target column: a name from the header, or an index")
     header: bool | None = Field(None, description="first row is a header; default: detected")
     delimiter: str = Field(",", min_length=1, max_length=1)
     test_path: str | None = Field(None, description="a CSV file of the same columns used as the test set")
@@ -95,26 +104,19 @@ def read_table(path: str | os.PathLike[str], header: bool | None = None,
     """The cells of a CSV file as a string array (N, columns), the column names (from the header, else
     "0", "1", ...), each row's line number and whether the file has a header. A header is detected when header is None: a first row with
     a field that is not a number. DataError naming the file (and line) for unreadable, empty or ragged files."""
-    path = Path(path)
     where = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            rows, lines = [], []
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue  # blank lines
-                rows.append(row)
-                lines.append(reader.line_num)
-    except FileNotFoundError:
-        raise DataError("no such file; give the path of a CSV file", where=where) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not a CSV file", where=where) from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"not a UTF-8 text file ({e.reason} at byte {e.start}); is it really a CSV?",
-                        where=where) from None
-    except (OSError, csv.Error) as e:
+    text = read_text(path, "csv", DataError, "a CSV file", missing="no such file; give the path of a CSV file")
+    try:  # a byte-order mark (Excel writes one) is dropped by read_text, so it never joins a column name
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows, lines = [], []
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank lines
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as e:
         raise DataError(f"cannot read the CSV file: {e}", where=where) from None
+    del text
     if not rows:
         raise DataError("the file is empty; expected a header (optional) and one row per sample", where=where)
     if header is None:
@@ -147,9 +149,9 @@ def parse_numbers(cells: np.ndarray, names: list[str], lines: list[int], dtype, 
 
 
 def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
-             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric) and the
-    column names. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
+             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str], bool]:
+    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric), the
+    column names and whether the first row was a header. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
     or an unknown target column."""
     where = str(path)
     cells, names, lines, has_header = read_table(path, header, delimiter)
@@ -169,7 +171,17 @@ def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool 
             raise DataError(f"line {lines[int(empty[0])]} has an empty target ({names[col]!r})",
                             where=where) from None
         y = target_cells  # text labels
-    return X, y, names
+    return X, y, names, has_header
+
+
+def header_note(path: str, has_header: bool, names: list[str]) -> str:
+    """One line saying what header detection decided for a CSV file."""
+    if has_header:
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        return (f"{path}: the first row is a header (it holds text), columns {shown}; set data.header: false "
+                f"if it is data")
+    return (f"{path}: no header (the first row is all numbers), columns numbered 0..{len(names) - 1}; set "
+            f"data.header: true if the first row is a header")
 
 
 def _column_index(target: int | str, names: list[str], header: bool, where: str) -> int:
@@ -202,15 +214,17 @@ class Csv(DatasetSource):
 
     def load(self, rng, dtype):
         o = self.options
-        X, t, names = read_csv(o.path, o.target, o.header, o.delimiter, dtype)
+        X, t, names, has_header = read_csv(o.path, o.target, o.header, o.delimiter, dtype)
         X_test = t_test = None
         if o.test_path:
-            X_test, t_test, test_names = read_csv(o.test_path, o.target, o.header, o.delimiter, dtype)
+            X_test, t_test, test_names, _ = read_csv(o.test_path, o.target, o.header, o.delimiter, dtype)
             if o.header is not False and test_names != names and len(test_names) == len(names):
                 raise DataError(f"the test file's columns {test_names} differ from the training file's "
                                 f"{names}", where=o.test_path)
         ds = _build("csv", X, t, o.task, o.path, X_test, t_test, o.test_path)
         ds.extra["columns"] = names
+        if o.header is None:
+            ds.notes.append(header_note(o.path, has_header, names))
         return ds
 
 

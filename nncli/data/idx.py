@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..errors import DataError
+from ..readers import open_regular
 
 # IDX dtype code -> numpy dtype of the stored (big-endian) values.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -48,10 +49,7 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
     path = Path(path)
     where = str(path)
     suffix = f"; {hint}" if hint else ""
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise DataError(f"cannot open the IDX file: {e.strerror or e}", where=where) from None
+    raw = open_regular(path, DataError, "an IDX file", missing="cannot open the IDX file: No such file or directory")
     with raw:
         try:
             head = raw.read(2)
@@ -66,7 +64,8 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
         if compressed:
             stream = gzip_module.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         try:
-            return _read_stream(stream, file_size, compressed, where, suffix)
+            stated = _gzip_size(raw, file_size) if compressed else None
+            return _read_stream(stream, file_size, stated, compressed, where, suffix)
         except (OSError, EOFError, zlib.error) as e:
             if compressed:
                 raise DataError(
@@ -79,7 +78,23 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
                 stream.close()
 
 
-def _read_stream(stream: BinaryIO, file_size: int, compressed: bool, where: str, suffix: str) -> np.ndarray:
+def _gzip_size(raw: BinaryIO, size: int) -> int | None:
+    """The uncompressed size a gzip file of `size` bytes states in its trailer (ISIZE: the size modulo
+    2**32 of its last member; None if it is too short to have one), read without decompressing anything."""
+    if size < 18:
+        return None
+    raw.seek(size - 4)
+    stated = int.from_bytes(raw.read(4), "little")
+    raw.seek(0)
+    return stated
+
+
+def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compressed: bool, where: str,
+                 suffix: str) -> np.ndarray:
+    """The IDX array in `stream`, from a file of `file_size` bytes. A raw file's header must agree with
+    that size; a gzip file's header with the size its trailer `stated` (modulo 2**32) for the array to be
+    allocated at once, else the data is read in chunks, so a header claiming more than the file holds
+    never allocates more than what is really there."""
     magic = _read_upto(stream, 4)
     if len(magic) < 4:
         raise DataError(
@@ -128,8 +143,11 @@ def _read_stream(stream: BinaryIO, file_size: int, compressed: bool, where: str,
             where=where,
         )
 
-    buffer = bytearray(expected)
-    found = _read_into(stream, buffer)
+    if not compressed or stated == (header_size + expected) % 2 ** 32:
+        buffer = bytearray(expected)
+        found = _read_into(stream, buffer)
+    else:  # the gzip trailer disagrees (or there are several members): memory follows the data that arrives
+        buffer, found = _read_chunks(stream, expected)
     if found < expected:
         raise DataError(f"expected {what}, found {found}; the file is truncated{suffix}", where=where)
     extra = _count_rest(stream)
@@ -166,6 +184,18 @@ def _read_into(stream: BinaryIO, buffer: bytearray) -> int:
             break
         done += n
     return done
+
+
+def _read_chunks(stream: BinaryIO, n: int) -> tuple[bytearray, int]:
+    """Up to n bytes gathered chunk by chunk (at most twice what arrives); returns them and their count."""
+    parts, done = [], 0
+    while done < n:
+        part = stream.read(min(_CHUNK, n - done))
+        if not part:
+            break
+        parts.append(part)
+        done += len(part)
+    return bytearray().join(parts), done
 
 
 def _count_rest(stream: BinaryIO) -> int:
