@@ -64,15 +64,23 @@ def data_identity(cfg: Config) -> dict[str, Any]:
             "train": {"validation_split": cfg.train.validation_split}}
 
 
-def load(path: Path, trainer: Trainer, n_train: int, config_source: str) -> tuple[State, list[str]]:
-    """Read checkpoint.npz into `trainer` (network weights, optimizer state, the train Generator's state)
-    and return the training State to continue from, with notes to show (e.g. the optimizer changed).
+def read(path: Path, cfg: Config, config_source: str) -> "_Reader":
+    """checkpoint.npz read and its state checked (RunDirError, exit 2, for a damaged or foreign file), and
+    compared with the config a resume would continue with: ConfigError naming `config_source` when that
+    changes the data, the seed or the validation split (`data_identity`). Before any data is loaded."""
+    reader = _Reader(path, read_npz(path, RunDirError))
+    _check_same_data(reader.meta(), cfg, config_source)
+    return reader
+
+
+def load(reader: "_Reader", trainer: Trainer, n_train: int, config_source: str) -> tuple[State, list[str]]:
+    """Load a checkpoint (`read`) into `trainer` (network weights, optimizer state, the train Generator's
+    state) and return the training State to continue from, with notes to show (e.g. the optimizer changed).
 
     Every array is checked (names, shapes, dtypes, finite values) before anything is used: RunDirError
     (exit 2) for a damaged or foreign file; ConfigError (exit 2) naming `config_source` when the config was
     edited in a way that changes the network (model.input, model.layers, dtype) or, in the middle of an
     epoch, the batches (the trainer's config against the one recorded in the checkpoint)."""
-    reader = _Reader(path, read_npz(path, RunDirError))
     meta = reader.meta()
     _check_fits(meta, trainer, n_train, config_source)
     names, params = trainer.net.parameter_names(), trainer.net.parameters()
@@ -104,9 +112,7 @@ def load(path: Path, trainer: Trainer, n_train: int, config_source: str) -> tupl
 
 
 def _check_fits(meta: dict, trainer: Trainer, n_train: int, config_source: str) -> None:
-    """ConfigError when the config now describes another network, other data or seed, or other batches
-    inside an epoch."""
-    _check_same_data(meta, trainer.cfg, config_source)
+    """ConfigError when the config now describes another network, or other batches inside an epoch."""
     saved, now = meta.get("network"), signature(trainer.cfg)
     if saved != now:
         raise ConfigError(f"changes the network, so the run cannot be resumed: the checkpoint holds "
@@ -148,6 +154,7 @@ class _Reader:
 
     def __init__(self, path: Path, arrays: dict[str, np.ndarray]):
         self.path, self.arrays = path, arrays
+        self._meta: dict[str, Any] | None = None
 
     def damaged(self, what: str) -> RunDirError:
         return RunDirError(f"{what}; this checkpoint cannot be resumed (start a new run, or warm-start "
@@ -157,7 +164,12 @@ class _Reader:
         return any(k.startswith(prefix) for k in self.arrays)
 
     def meta(self) -> dict[str, Any]:
-        """The JSON 'state', with the type of every field checked."""
+        """The JSON 'state', with the type of every field checked (read once)."""
+        if self._meta is None:
+            self._meta = self._read_meta()
+        return self._meta
+
+    def _read_meta(self) -> dict[str, Any]:
         raw = self.arrays.get("state")
         if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
             raise self.damaged("has no 'state' array of JSON bytes (is it a checkpoint written by nncli train?)")

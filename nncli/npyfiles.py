@@ -22,9 +22,8 @@ from typing import IO
 import numpy as np
 
 from .errors import NncliError
-from .readers import open_regular, printable
+from .readers import open_regular, printable, read_data
 
-_CHUNK = 1 << 20
 _MAX_HEADER = 10_000  # numpy's own limit for headers it parses safely
 _NPY_MAGIC = b"\x93NUMPY"
 _DAMAGED = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, struct.error, NotImplementedError,
@@ -151,29 +150,10 @@ def _header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype, int]:
 
 
 def _read_exact(stream: IO[bytes], n: int, stored: bool) -> bytearray:
-    """Exactly n bytes of `stream` (then its end, which makes a zip member check its CRC): preallocated
-    when n is known to be real (`stored`), else gathered chunk by chunk (at most twice what arrives)."""
-    if stored:
-        data = bytearray(n)
-        view, done = memoryview(data), 0
-        while done < n:
-            chunk = stream.read(min(_CHUNK, n - done))
-            if not chunk:
-                break
-            view[done:done + len(chunk)] = chunk
-            done += len(chunk)
-    else:
-        parts, done = [], 0
-        while done < n:
-            chunk = stream.read(min(_CHUNK, n - done))
-            if not chunk:
-                break
-            parts.append(chunk)
-            done += len(chunk)
-        data = bytearray().join(parts)
-        del parts
-    if done < n:
-        raise _Bad(f"its data is truncated ({done:,} of {n:,} bytes)")
+    """Exactly n bytes of `stream`, then its end (which makes a zip member check its CRC)."""
+    data = read_data(stream, n, known=stored)
+    if len(data) < n:
+        raise _Bad(f"its data is truncated ({len(data):,} of {n:,} bytes)")
     if stream.read(1):
         raise _Bad("it holds more data than its header declares")
     return data

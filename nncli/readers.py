@@ -28,8 +28,9 @@ MiB = 2 ** 20
 #: the largest file of each kind nncli reads (bytes); README "Reliability" lists them
 LIMITS = {"config": 1 * MiB, "summary": 16 * MiB, "metrics": 64 * MiB, "csv": 256 * MiB}
 MAX_DEPTH = 64  # nesting of YAML and JSON (configs are 4 deep, summary.json 4, a checkpoint's state 4)
-MAX_NODES = 100_000  # values a YAML document may hold once its aliases are expanded
+MAX_NODES = 10_000  # values a YAML document may hold once its aliases are expanded (a config has ~50)
 MAX_INT_DIGITS = 100  # digits of a YAML integer (Python refuses more than 4300 anyway)
+CHUNK = 1 << 20  # binary data is read in pieces of this size
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -92,6 +93,33 @@ def read_text(path: str | os.PathLike[str], kind: str, error: type[NncliError] =
     return decode(read_bytes(path, kind, error, what, missing), str(path), error, what)
 
 
+def read_data(stream: IO[bytes], n: int, known: bool) -> bytearray:
+    """Up to n bytes of a binary stream (fewer only at its end). When n is `known` to be real (a file's
+    size, a stored zip member), it is allocated at once and filled in place; when it is only claimed (a
+    header inside compressed data), the bytes are gathered chunk by chunk, so memory follows what really
+    arrives (at most twice it), never what was claimed."""
+    if known:
+        data = bytearray(n)
+        view, done = memoryview(data), 0
+        while done < n:
+            got = stream.readinto(view[done:done + CHUNK])  # type: ignore[attr-defined]
+            if not got:
+                break
+            done += got
+        del view
+        if done < n:
+            del data[done:]
+        return data
+    parts, done = [], 0
+    while done < n:
+        part = stream.read(min(CHUNK, n - done))
+        if not part:
+            break
+        parts.append(part)
+        done += len(part)
+    return bytearray().join(parts)
+
+
 # -- nesting --------------------------------------------------------------------------------------
 def depth(value: Any) -> int:
     """How deeply lists and dicts nest in `value` (a scalar: 0), without recursion; stops counting
@@ -129,14 +157,17 @@ class _Loader(yaml.SafeLoader):
 
     def __init__(self, stream):
         super().__init__(stream)
-        self._depth = 0
+        self._depth = self._nodes = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._nodes += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise _Refused(f"lists or mappings nested more than {MAX_DEPTH} levels deep",
                                self.peek_event().start_mark)
+            if self._nodes > MAX_NODES:  # stops reading at once (PyYAML reads as it composes)
+                raise _Refused(f"it holds more than {MAX_NODES:,} values", self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1

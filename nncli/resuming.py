@@ -81,11 +81,12 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
                       f"a new run from its weights: nncli train CONFIG model.init_from={run.path} (with "
                       f"train.checkpoint_every set, a finished run keeps a checkpoint and --resume with a "
                       f"larger train.epochs continues it)", previous)
+    saved = checkpoint.read(run.file(runs.CHECKPOINT), cfg, source) if has_checkpoint else None
     prepared = prepare(cfg, warm_start=not has_checkpoint)
-    if not has_checkpoint:
+    if saved is None:
         return Resume(run, cfg, False, "no checkpoint was written yet: training again from epoch 0 with the same "
                       "seed (the result is the same as that of an uninterrupted run)", previous, prepared)
-    state, notes = checkpoint.load(run.file(runs.CHECKPOINT), prepared.trainer, len(prepared.data.train), source)
+    state, notes = checkpoint.load(saved, prepared.trainer, len(prepared.data.train), source)
     if status == "early_stopped" or (status == "completed" and state.epoch >= cfg.train.epochs):
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
                       f"nothing to resume (raise train.epochs to continue a completed run: "

@@ -150,7 +150,7 @@ class RunDir:
         self._write(SUMMARY, (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8"))
 
     def has_checkpoint(self) -> bool:
-        return self.file(CHECKPOINT).is_file()
+        return self.file(CHECKPOINT).exists()  # a checkpoint that is not a file is refused when read
 
     def remove_checkpoint(self) -> None:
         self.file(CHECKPOINT).unlink(missing_ok=True)
@@ -186,7 +186,7 @@ class RunDir:
                               where=str(path))
         if not path.is_dir():
             raise RunDirError("is a file, not a run directory", where=str(path))
-        if not (path / CONFIG).is_file():
+        if not (path / CONFIG).exists():
             raise RunDirError(f"not a run directory: it has no {CONFIG} (runs are made by `nncli train`)",
                               where=str(path))
         return cls(path)

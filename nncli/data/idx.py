@@ -19,7 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..errors import DataError
-from ..readers import open_regular
+from ..readers import open_regular, read_data
 
 # IDX dtype code -> numpy dtype of the stored (big-endian) values.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -95,6 +95,41 @@ def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compresse
     that size; a gzip file's header with the size its trailer `stated` (modulo 2**32) for the array to be
     allocated at once, else the data is read in chunks, so a header claiming more than the file holds
     never allocates more than what is really there."""
+    code, dims = _read_header(stream, where, suffix)
+    shape_text = "x".join(str(d) for d in dims)
+    stored = IDX_DTYPES[code]
+    expected = math.prod(dims) * stored.itemsize
+    what = f"{expected} bytes of {_DTYPE_NAMES[code]} data for {shape_text}"
+    header_size = 4 + 4 * len(dims)
+    if not compressed and header_size + expected != file_size:
+        found = file_size - header_size
+        problem = "the file is truncated" if found < expected else f"{found - expected} trailing bytes"
+        raise DataError(f"expected {what}, found {found}; {problem}{suffix}", where=where)
+    if compressed and expected > _MAX_DEFLATE_RATIO * file_size:
+        raise DataError(
+            f"expected {what}, but a {file_size}-byte gzip file cannot hold that much; the file is truncated "
+            f"or its header is corrupt{suffix}",
+            where=where,
+        )
+
+    known = not compressed or stated == (header_size + expected) % 2 ** 32
+    buffer = read_data(stream, expected, known)  # with several gzip members, memory follows the data
+    if len(buffer) < expected:
+        raise DataError(f"expected {what}, found {len(buffer)}; the file is truncated{suffix}", where=where)
+    extra = _count_rest(stream)
+    if extra:
+        raise DataError(f"expected {what}, found {expected + extra}: {extra} trailing bytes after the data"
+                        f"{suffix}", where=where)
+
+    array = np.frombuffer(buffer, dtype=stored).reshape(dims)
+    if stored.itemsize > 1 and not stored.isnative:
+        array.byteswap(inplace=True)
+        array = array.view(stored.newbyteorder("="))
+    return array
+
+
+def _read_header(stream: BinaryIO, where: str, suffix: str) -> tuple[int, tuple[int, ...]]:
+    """(dtype code, dims) of an IDX header; DataError for a short, foreign or malformed one."""
     magic = _read_upto(stream, 4)
     if len(magic) < 4:
         raise DataError(
@@ -121,45 +156,13 @@ def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compresse
             where=where,
         )
     dims = struct.unpack(f">{ndim}I", dims_bytes)
-    shape_text = "x".join(str(d) for d in dims)
     if any(d == 0 for d in dims):
+        shape_text = "x".join(str(d) for d in dims)
         raise DataError(
             f"the IDX header has a zero dimension ({shape_text}); expected all dimensions > 0{suffix}",
             where=where,
         )
-
-    stored = IDX_DTYPES[code]
-    expected = math.prod(dims) * stored.itemsize
-    what = f"{expected} bytes of {_DTYPE_NAMES[code]} data for {shape_text}"
-    header_size = 4 + 4 * ndim
-    if not compressed and header_size + expected != file_size:
-        found = file_size - header_size
-        problem = "the file is truncated" if found < expected else f"{found - expected} trailing bytes"
-        raise DataError(f"expected {what}, found {found}; {problem}{suffix}", where=where)
-    if compressed and expected > _MAX_DEFLATE_RATIO * file_size:
-        raise DataError(
-            f"expected {what}, but a {file_size}-byte gzip file cannot hold that much; the file is truncated "
-            f"or its header is corrupt{suffix}",
-            where=where,
-        )
-
-    if not compressed or stated == (header_size + expected) % 2 ** 32:
-        buffer = bytearray(expected)
-        found = _read_into(stream, buffer)
-    else:  # the gzip trailer disagrees (or there are several members): memory follows the data that arrives
-        buffer, found = _read_chunks(stream, expected)
-    if found < expected:
-        raise DataError(f"expected {what}, found {found}; the file is truncated{suffix}", where=where)
-    extra = _count_rest(stream)
-    if extra:
-        raise DataError(f"expected {what}, found {expected + extra}: {extra} trailing bytes after the data"
-                        f"{suffix}", where=where)
-
-    array = np.frombuffer(buffer, dtype=stored).reshape(dims)
-    if stored.itemsize > 1 and not stored.isnative:
-        array.byteswap(inplace=True)
-        array = array.view(stored.newbyteorder("="))
-    return array
+    return code, dims
 
 
 def _read_upto(stream: BinaryIO, n: int) -> bytes:
@@ -172,30 +175,6 @@ def _read_upto(stream: BinaryIO, n: int) -> bytes:
         parts.append(part)
         n -= len(part)
     return b"".join(parts)
-
-
-def _read_into(stream: BinaryIO, buffer: bytearray) -> int:
-    """Fill buffer from the stream; returns the number of bytes read (less than len(buffer) at EOF)."""
-    view = memoryview(buffer)
-    done = 0
-    while done < len(buffer):
-        n = stream.readinto(view[done : done + _CHUNK])  # type: ignore[attr-defined]
-        if not n:
-            break
-        done += n
-    return done
-
-
-def _read_chunks(stream: BinaryIO, n: int) -> tuple[bytearray, int]:
-    """Up to n bytes gathered chunk by chunk (at most twice what arrives); returns them and their count."""
-    parts, done = [], 0
-    while done < n:
-        part = stream.read(min(_CHUNK, n - done))
-        if not part:
-            break
-        parts.append(part)
-        done += len(part)
-    return bytearray().join(parts), done
 
 
 def _count_rest(stream: BinaryIO) -> int:
