@@ -18,7 +18,8 @@ from .config import Config, parse_assignment, validate_data
 from .data import DATASETS
 from .data.idx import read_idx
 from .data.images import scale_images
-from .data.files import parse_numbers, read_npz_arrays, read_table
+from .data.csvfile import read_table
+from .data.files import read_npz_arrays
 from .data.splits import Split
 from .errors import ConfigError, DataError, argument
 from .metrics import evaluate as split_metrics, outputs, predicted_classes
@@ -91,7 +92,7 @@ def evaluate(cfg: Config, net: Network, data: list[str] | None = None, split: st
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use {', '.join(SPLITS)}", where=argument("split"))
     cfg, changed = with_data(cfg, list(data or []))
-    d = run_data(cfg)
+    d = run_data(cfg, trainable=not changed)  # a file to evaluate on may hold one sample
     ds = d.dataset
     if ds.n_features != net.sizes[0]:
         raise DataError(f"the data has {ds.n_features} features per sample but the network of this run takes "
@@ -144,12 +145,11 @@ def read_inputs(path: str | Path, cfg: Config, n_in: int) -> np.ndarray:
         raise DataError("is a directory; give a .npy, .npz, .csv or IDX images file", where=where)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        cells, names, lines, _ = read_table(path, None, fmt["delimiter"])
-        if cells.shape[1] == n_in + 1 and fmt["target"] is not None:  # a file with the target column too
-            col = _target_column(fmt["target"], names)
-            cells = np.delete(cells, col, axis=1)
-            names = [n for i, n in enumerate(names) if i != col]
-        X = parse_numbers(cells, names, lines, dtype, where)
+        def target(names: list[str], header: bool) -> int | None:  # a file with the target column too
+            wanted = len(names) == n_in + 1 and fmt["target"] is not None
+            return _target_column(fmt["target"], names) if wanted else None
+
+        X = read_table(path, None, fmt["delimiter"], target, dtype, keep_target=False).X
     elif suffix in (".npz", ".npy"):
         X = _numeric(_array(path, suffix, fmt["npz_key"]), fmt["images"], dtype, where)
     else:

@@ -149,7 +149,7 @@ def _header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     return shape, fortran, dtype, len(_NPY_MAGIC) + 2 + len(length_bytes) + length
 
 
-def _read_exact(stream: IO[bytes], n: int, stored: bool) -> bytearray:
+def _read_exact(stream: IO[bytes], n: int, stored: bool) -> memoryview:
     """Exactly n bytes of `stream`, then its end (which makes a zip member check its CRC)."""
     data = read_data(stream, n, known=stored)
     if len(data) < n:

@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError, NncliError
@@ -67,8 +68,9 @@ def read_bytes(path: str | os.PathLike[str], kind: str, error: type[NncliError] 
     what = what or f"a {kind} file"
     limit = LIMITS[kind]
     with open_regular(path, error, what, missing) as f:
-        try:
-            data = f.read(limit + 1)
+        try:  # a regular file's size is known: read that much (not `limit` bytes, allocated at once)
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(min(size, limit) + 1)
         except OSError as e:
             raise error(f"cannot read it: {e.strerror or e}", where=str(path)) from None
     if len(data) > limit:
@@ -93,23 +95,21 @@ def read_text(path: str | os.PathLike[str], kind: str, error: type[NncliError] =
     return decode(read_bytes(path, kind, error, what, missing), str(path), error, what)
 
 
-def read_data(stream: IO[bytes], n: int, known: bool) -> bytearray:
-    """Up to n bytes of a binary stream (fewer only at its end). When n is `known` to be real (a file's
-    size, a stored zip member), it is allocated at once and filled in place; when it is only claimed (a
-    header inside compressed data), the bytes are gathered chunk by chunk, so memory follows what really
-    arrives (at most twice it), never what was claimed."""
+def read_data(stream: IO[bytes], n: int, known: bool) -> memoryview:
+    """Up to n bytes of a binary stream (fewer only at its end), as a writable buffer. When n is `known`
+    to be real (a file's size, a stored zip member), it is allocated at once (uninitialised: a zero-filled
+    bytearray would write every page twice) and filled in place; when it is only claimed (a header inside
+    compressed data), the bytes are gathered chunk by chunk, so memory follows what really arrives (at most
+    twice it), never what was claimed."""
     if known:
-        data = bytearray(n)
+        data = np.empty(n, dtype=np.uint8)
         view, done = memoryview(data), 0
         while done < n:
             got = stream.readinto(view[done:done + CHUNK])  # type: ignore[attr-defined]
             if not got:
                 break
             done += got
-        del view
-        if done < n:
-            del data[done:]
-        return data
+        return view[:done]
     parts, done = [], 0
     while done < n:
         part = stream.read(min(CHUNK, n - done))
@@ -117,7 +117,7 @@ def read_data(stream: IO[bytes], n: int, known: bool) -> bytearray:
             break
         parts.append(part)
         done += len(part)
-    return bytearray().join(parts)
+    return memoryview(bytearray().join(parts))
 
 
 # -- nesting --------------------------------------------------------------------------------------

@@ -45,13 +45,13 @@ def rngs(seed: int) -> dict[str, np.random.Generator]:
     return {"data": data, "init": init, "train": train}
 
 
-def run_data(cfg: Config) -> TrainData:
+def run_data(cfg: Config, trainable: bool = True) -> TrainData:
     """The data a run with this config trains, validates and tests on, exactly as training splits it: the
     dataset loaded with the run's data stream, target matrices for the output layer (checked against the
     loss's domain: DataError naming the file and the first bad row), the seeded (class-stratified)
-    validation split, and at least 2 training samples (of 2 classes, for classification).
-    `TrainData.dataset` describes the dataset (its X, y hold the training rows only, so the unsplit
-    arrays are freed)."""
+    validation split, and at least 2 training samples (of 2 classes, for classification) unless not
+    `trainable` (other data to evaluate on). `TrainData.dataset` describes the dataset (its X, y hold the
+    training rows only, so the unsplit arrays are freed)."""
     stream = rngs(cfg.seed)["data"]
     ds = datasets.load(cfg.data, stream, cfg.dtype)
     loss = LOSSES.get(cfg.loss)()
@@ -65,7 +65,8 @@ def run_data(cfg: Config) -> TrainData:
         X, y, T = X[tr], y[tr], T[tr]
         ds.X, ds.y = X, y  # hold the training set once
     train = Split(X, T, y if labels else None)
-    _check_trainable(ds, train)
+    if trainable:
+        _check_trainable(ds, train)
     test = None
     if ds.X_test is not None:
         test = Split(ds.X_test, _targets(ds, ds.y_test, cfg, loss, "test"), ds.y_test if labels else None)

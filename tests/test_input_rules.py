@@ -180,16 +180,16 @@ def csv_config(tmp_path: Path, path: Path, units: int = 1, loss: str = "binary_c
 
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.integers(2, 30), header=st.booleans(), bom=st.booleans(), crlf=st.booleans(),
+@given(rows=st.integers(2, 30), header=st.booleans(), bom=st.booleans(), eol=st.sampled_from(["\n", "\r\n", "\r"]),
        seed=st.integers(0, 100))
 def test_csv_files_with_a_bom_train_on_every_row_and_say_what_header_detection_decided(
-        run_cli, tmp_path_factory, rows, header, bom, crlf, seed):
+        run_cli, tmp_path_factory, rows, header, bom, eol, seed):
     tmp = tmp_path_factory.mktemp("csv")
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(rows, 2)).round(3)
     y = np.arange(rows) % 2
     lines = (["x1,x2,label"] if header else []) + [f"{a},{b},{t}" for (a, b), t in zip(X, y)]
-    text = ("\r\n" if crlf else "\n").join(lines) + "\n"
+    text = eol.join(lines) + eol
     path = tmp / "d.csv"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
     cfg = csv_config(tmp, path)
@@ -226,6 +226,17 @@ def test_one_sample_or_one_class_is_refused(run_cli, tmp_path, text, says):
     r = run_cli("train", csv_config(tmp_path, path), "--runs-dir", tmp_path / "runs", "-q")
     located_refusal(r, str(path), says)
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_one_sample_file_can_still_be_evaluated_on(run_cli, tmp_path):
+    train, one = tmp_path / "train.csv", tmp_path / "one.csv"
+    train.write_text("a,b,y\n1,2,0.5\n3,4,0.1\n5,6,0.7\n")
+    one.write_text("a,b,y\n1,2,0.25\n")
+    cfg = csv_config(tmp_path, train, loss="mse")
+    cfg.write_text(cfg.read_text().replace("activation: sigmoid", "activation: linear"))
+    assert run_cli("train", cfg, "--out", tmp_path / "run", "-q").exit_code == 0
+    r = run_cli("evaluate", tmp_path / "run", "--data", one, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["samples"] == 1, r.output
 
 
 @pytest.mark.parametrize("n, classes", [(1, 1), (2, 1), (5, 1), (1, 3)])

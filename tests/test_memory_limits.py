@@ -169,3 +169,31 @@ def test_genuine_files_are_read_under_the_same_limit(tmp_path):
     r = limited(["data", "info", "npz", f"path={path}", "--json"])
     assert r.returncode == 0, r.stderr
     assert '"train_samples": 50000' in r.stdout
+
+
+@pytest.mark.parametrize("cell", ["9" * 200_000, "x" * 200_000, "7" * 5_000])
+@pytest.mark.parametrize("column", ["feature", "target"])
+def test_a_csv_with_one_enormous_cell(tmp_path, cell, column):
+    """A 400 KB file: 20,000 short rows and one cell of 200,000 characters. Parsed into a fixed-width string
+    array, every cell would take the longest one's width (20,000 x 3 x 200,000 x 4 bytes = 48 GB); parsed
+    row by row, memory follows the numbers."""
+    rows = ["a,b,y"] + [f"{i % 7},{i % 5},{i % 2}" for i in range(20_000)]
+    rows[5] = f"1,{cell},0" if column == "feature" else f"1,2,{cell}"
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(rows) + "\n")
+    r = limited(["data", "info", "csv", f"path={path}", "--json"])
+    assert r.returncode in (0, 2), r.stderr
+    assert "out of memory" not in r.stderr and "internal error" not in r.stderr
+    if r.returncode == 2:
+        assert str(path) in r.stderr
+
+
+def test_a_genuine_csv_of_25_mb_is_read_under_the_limit(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150_000, 20)).round(6)
+    path = tmp_path / "d.csv"
+    np.savetxt(path, np.column_stack([X, np.arange(150_000) % 3]), delimiter=",", fmt="%.6f")
+    assert path.stat().st_size > 25 * 2 ** 20
+    r = limited(["data", "info", "csv", f"path={path}", "--json"])
+    assert r.returncode == 0, r.stderr
+    assert "\"train_samples\": 150000" in r.stdout

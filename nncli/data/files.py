@@ -7,9 +7,7 @@ labels other than 0..K-1 are mapped to 0..K-1 in sorted order and their original
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import os
 from typing import Literal, Union
 
@@ -19,7 +17,7 @@ from pydantic import Field, StrictInt
 from ..errors import DataError
 from ..options import Options
 from ..npyfiles import read_npz
-from ..readers import is_number, read_text
+from .csvfile import header_note, read_table
 from .datasets import DATASETS, Dataset, DatasetSource
 
 MAX_AUTO_CLASSES = 50  # an integer-valued target with at most this many distinct values is classification
@@ -30,7 +28,7 @@ Task = Literal["auto", "classification", "regression"]
 
 def _labels(values: np.ndarray, task: str, where: str, names: list[str] | None = None):
     """(task, y, n_classes, class_names) for a 1-D target; y: int labels 0..K-1 or float (N, 1)."""
-    if values.dtype.kind in "US":  # text labels (CSV): classification by name
+    if values.dtype.kind in "USO":  # text labels (CSV): classification by name
         if task == "regression":
             raise DataError("task is regression but the target column holds text labels; use a numeric "
                             "target or task: classification", where=where)
@@ -64,7 +62,7 @@ def _one_class(label: str, n: int) -> str:
 
 def _map_test_labels(values: np.ndarray, class_names: list[str], where: str) -> np.ndarray:
     """Test targets -> the training set's class numbers; DataError for a class the training set lacks."""
-    keys = values.astype(str) if values.dtype.kind in "US" else np.array([f"{float(v):g}" for v in values])
+    keys = [str(v) for v in values] if values.dtype.kind in "USO" else [f"{float(v):g}" for v in values]
     lookup = {name: i for i, name in enumerate(class_names)}
     y = np.empty(len(keys), dtype=np.int64)
     for i, k in enumerate(keys):  # test files are small next to training; one dict lookup per label
@@ -99,89 +97,21 @@ class CsvOptions(Options):
     task: Task = "auto"
 
 
-def read_table(path: str | os.PathLike[str], header: bool | None = None,
-               delimiter: str = ",") -> tuple[np.ndarray, list[str], list[int], bool]:
-    """The cells of a CSV file as a string array (N, columns), the column names (from the header, else
-    "0", "1", ...), each row's line number and whether the file has a header. A header is detected when header is None: a first row with
-    a field that is not a number. DataError naming the file (and line) for unreadable, empty or ragged files."""
-    where = str(path)
-    text = read_text(path, "csv", DataError, "a CSV file", missing="no such file; give the path of a CSV file")
-    try:  # a byte-order mark (Excel writes one) is dropped by read_text, so it never joins a column name
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows, lines = [], []
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue  # blank lines
-            rows.append(row)
-            lines.append(reader.line_num)
-    except csv.Error as e:
-        raise DataError(f"cannot read the CSV file: {e}", where=where) from None
-    del text
-    if not rows:
-        raise DataError("the file is empty; expected a header (optional) and one row per sample", where=where)
-    if header is None:
-        header = any(not is_number(cell) for cell in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
-    body, body_lines = (rows[1:], lines[1:]) if header else (rows, lines)
-    if not body:
-        raise DataError("the file has a header but no data rows", where=where)
-    width = len(names)
-    for row, line in zip(body, body_lines):
-        if len(row) != width:
-            raise DataError(f"line {line} has {len(row)} fields but the {'header' if header else 'first row'} "
-                            f"has {width}; every row needs the same number of fields", where=where)
-    return np.array(body, dtype=str), names, body_lines, header
-
-
-def parse_numbers(cells: np.ndarray, names: list[str], lines: list[int], dtype, where: str) -> np.ndarray:
-    """String cells (N, d) -> numbers in `dtype`; DataError naming the line and column of the first cell
-    that is not a number."""
-    try:
-        return np.char.strip(cells).astype(np.float64).astype(dtype)
-    except ValueError:
-        for r, row in enumerate(cells):
-            for c, cell in enumerate(row):
-                if not is_number(cell):
-                    what = "is empty (a missing value)" if not cell.strip() else f"has {cell.strip()!r}"
-                    raise DataError(f"line {lines[r]}, column {names[c]!r} {what}; features must be "
-                                    f"numbers (fill in or drop missing values first)", where=where) from None
-        raise
-
-
 def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
              delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str], bool]:
-    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric), the
-    column names and whether the first row was a header. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
-    or an unknown target column."""
+    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text labels when not numeric), the
+    column names and whether the first row was a header. DataError naming the file and line for a ragged
+    row, an empty file, a non-numeric feature, an empty target or an unknown target column."""
     where = str(path)
-    cells, names, lines, has_header = read_table(path, header, delimiter)
-    width = len(names)
-    if width < 2:
-        raise DataError(f"the file has {width} column; expected features and a target column "
-                        f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
-    col = _column_index(target, names, has_header, where)
-    target_cells = np.char.strip(cells[:, col])
-    X = parse_numbers(np.delete(cells, col, axis=1), [n for i, n in enumerate(names) if i != col], lines,
-                      dtype, where)
-    try:
-        y = target_cells.astype(np.float64)
-    except ValueError:
-        empty = np.flatnonzero(target_cells == "")
-        if empty.size:
-            raise DataError(f"line {lines[int(empty[0])]} has an empty target ({names[col]!r})",
-                            where=where) from None
-        y = target_cells  # text labels
-    return X, y, names, has_header
 
+    def target_column(names: list[str], has_header: bool) -> int:
+        if len(names) < 2:
+            raise DataError(f"the file has {len(names)} column; expected features and a target column "
+                            f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
+        return _column_index(target, names, has_header, where)
 
-def header_note(path: str, has_header: bool, names: list[str]) -> str:
-    """One line saying what header detection decided for a CSV file."""
-    if has_header:
-        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-        return (f"{path}: the first row is a header (it holds text), columns {shown}; set data.header: false "
-                f"if it is data")
-    return (f"{path}: no header (the first row is all numbers), columns numbered 0..{len(names) - 1}; set "
-            f"data.header: true if the first row is a header")
+    table = read_table(path, header, delimiter, target_column, dtype)
+    return table.X, table.target, table.names, table.header
 
 
 def _column_index(target: int | str, names: list[str], header: bool, where: str) -> int:
