@@ -138,6 +138,10 @@ def test_the_issue_examples_of_damaged_metrics(run_cli, base_run, tmp_path, loss
             located_refusal(r, str(run / "metrics.csv"), "line 4, column 'loss'", "a loss is never negative")
         else:
             assert r.exit_code == 0, r.output
+    if loss == "1e308":  # and drawn as pictures too
+        assert run_cli("inspect", run, "--png", tmp_path / "pictures").exit_code == 0
+        assert run_cli("compare", run, "--png", tmp_path / "losses.png").exit_code == 0
+        assert (tmp_path / "pictures" / "loss.png").stat().st_size > 0
 
 
 # -- huge but finite numbers are drawn -------------------------------------------------------------------
