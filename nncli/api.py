@@ -109,7 +109,8 @@ def gradcheck(config: str | Path | Config | Mapping[str, Any] | None = None, ove
     if config is None:
         from . import gradient_suite  # lazy on purpose: start-up time of `nncli train`, which never needs it
 
-        return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed or 0)
+        seed = config_mod.check_seed(0 if seed is None else seed)
+        return gradient_suite.check_suite(tolerance=tolerance, max_params=max_params, seed=seed)
     cfg = load_config(config, overrides, seed)
     return gradcheck_mod.check_config(cfg, samples=samples, tolerance=tolerance, max_params=max_params,
                                       random_data=random_data)

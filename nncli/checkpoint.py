@@ -19,9 +19,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import jsonable
+from .config import Config, flatten
 from .errors import ConfigError, RunDirError
 from .model import signature
-from .readers import read_npz
+from .npyfiles import read_npz
+from .readers import parse_json
 from .trainer import State, Trainer
 
 CHECKPOINT_FORMAT = 1
@@ -40,6 +42,7 @@ def arrays(trainer: Trainer, state: State, n_train: int) -> dict[str, np.ndarray
         "rows": state.rows, "best": state.best, "bad_epochs": state.bad_epochs, "seconds": state.seconds,
         "rng": tr.rng.bit_generator.state,
         "network": signature(tr.cfg),
+        "data": data_identity(tr.cfg),
         "optimizer": tr.cfg.optimizer.name,
         "n_train": n, "batch_size": tr.batch_size(n),
         "has_perm": state.perm is not None,
@@ -52,18 +55,32 @@ def arrays(trainer: Trainer, state: State, n_train: int) -> dict[str, np.ndarray
     out["state"] = np.frombuffer(json.dumps(meta, default=jsonable.default).encode("utf-8"), dtype=np.uint8)
     return out
 
-_META_INTS = ("epoch", "step", "batch", "correct", "seen", "bad_epochs", "n_train", "batch_size")
+
+def data_identity(cfg: Config) -> dict[str, Any]:
+    """What decides which rows a run trains on and in which order: the data section, the seed (data,
+    initial weights and shuffling all come from it) and the validation split. A resume must not change
+    any of it, or the continued run would not be the run that was interrupted."""
+    return {"data": cfg.data.model_dump(mode="json"), "seed": cfg.seed,
+            "train": {"validation_split": cfg.train.validation_split}}
 
 
-def load(path: Path, trainer: Trainer, n_train: int, config_source: str) -> tuple[State, list[str]]:
-    """Read checkpoint.npz into `trainer` (network weights, optimizer state, the train Generator's state)
-    and return the training State to continue from, with notes to show (e.g. the optimizer changed).
+def read(path: Path, cfg: Config, config_source: str) -> "_Reader":
+    """checkpoint.npz read and its state checked (RunDirError, exit 2, for a damaged or foreign file), and
+    compared with the config a resume would continue with: ConfigError naming `config_source` when that
+    changes the data, the seed or the validation split (`data_identity`). Before any data is loaded."""
+    reader = _Reader(path, read_npz(path, RunDirError))
+    _check_same_data(reader.meta(), cfg, config_source)
+    return reader
+
+
+def load(reader: "_Reader", trainer: Trainer, n_train: int, config_source: str) -> tuple[State, list[str]]:
+    """Load a checkpoint (`read`) into `trainer` (network weights, optimizer state, the train Generator's
+    state) and return the training State to continue from, with notes to show (e.g. the optimizer changed).
 
     Every array is checked (names, shapes, dtypes, finite values) before anything is used: RunDirError
     (exit 2) for a damaged or foreign file; ConfigError (exit 2) naming `config_source` when the config was
     edited in a way that changes the network (model.input, model.layers, dtype) or, in the middle of an
     epoch, the batches (the trainer's config against the one recorded in the checkpoint)."""
-    reader = _Reader(path, read_npz(path, RunDirError))
     meta = reader.meta()
     _check_fits(meta, trainer, n_train, config_source)
     names, params = trainer.net.parameter_names(), trainer.net.parameters()
@@ -111,11 +128,33 @@ def _check_fits(meta: dict, trainer: Trainer, n_train: int, config_source: str) 
                           f"were", where=config_source)
 
 
+def _check_same_data(meta: dict, cfg: Config, config_source: str) -> None:
+    """ConfigError naming the first key of `data_identity` that differs from the checkpoint's (a
+    checkpoint written before nncli recorded them is not checked)."""
+    saved = meta.get("data")
+    if not isinstance(saved, dict):
+        return
+    now = data_identity(cfg)
+    from_saved, from_now = flatten(saved), flatten(now)
+    for key in dict.fromkeys([*from_saved, *from_now]):
+        if from_saved.get(key, _MISSING) != from_now.get(key, _MISSING):
+            was = from_saved.get(key, "(not set)")
+            raise ConfigError(f"{key} was {was!r} when the checkpoint was written and is now "
+                              f"{from_now.get(key, '(not set)')!r}: the data, the seed and "
+                              f"train.validation_split decide what the run trains on, so a resume cannot "
+                              f"change them (start a new run instead; model.init_from={Path(config_source).parent} "
+                              f"warm-starts it from these weights)", where=config_source)
+
+
+_MISSING = object()
+
+
 class _Reader:
     """The arrays of one checkpoint file, checked piece by piece; `damaged(what)` is the error to raise."""
 
     def __init__(self, path: Path, arrays: dict[str, np.ndarray]):
         self.path, self.arrays = path, arrays
+        self._meta: dict[str, Any] | None = None
 
     def damaged(self, what: str) -> RunDirError:
         return RunDirError(f"{what}; this checkpoint cannot be resumed (start a new run, or warm-start "
@@ -125,14 +164,21 @@ class _Reader:
         return any(k.startswith(prefix) for k in self.arrays)
 
     def meta(self) -> dict[str, Any]:
-        """The JSON 'state', with the type of every field checked."""
+        """The JSON 'state', with the type of every field checked (read once)."""
+        if self._meta is None:
+            self._meta = self._read_meta()
+        return self._meta
+
+    def _read_meta(self) -> dict[str, Any]:
         raw = self.arrays.get("state")
         if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
             raise self.damaged("has no 'state' array of JSON bytes (is it a checkpoint written by nncli train?)")
         try:
-            meta = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise self.damaged(f"its 'state' is not valid JSON ({e})") from None
+            meta = parse_json(raw.tobytes().decode("utf-8"), "its 'state'", RunDirError)
+        except UnicodeDecodeError:
+            raise self.damaged("its 'state' is not UTF-8 JSON text") from None
+        except RunDirError as e:
+            raise self.damaged(str(e)) from None
         if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             raise self.damaged(f"its 'state' is not a format {CHECKPOINT_FORMAT} checkpoint state")
         for key in _META_INTS:
@@ -148,7 +194,23 @@ class _Reader:
             raise self.damaged("its state has an invalid 'best' entry")
         if not isinstance(meta.get("rng"), dict) or not isinstance(meta.get("has_perm"), bool):
             raise self.damaged("its state has no random generator state")
+        self._check_position(meta)
         return meta
+
+    def _check_position(self, meta: dict[str, Any]) -> None:
+        """The position inside the epoch must be one training can have reached: fewer batches than the
+        epoch has, and exactly the samples of those batches seen (every batch but an epoch's last is full)."""
+        n, bs = meta["n_train"], meta["batch_size"]
+        if n < 1 or not 1 <= bs <= n:
+            raise self.damaged(f"its state has {n} training samples in batches of {bs}")
+        batches = -(-n // bs)
+        if meta["batch"] >= batches:
+            raise self.damaged(f"its state is inside epoch {meta['epoch'] + 1} at batch {meta['batch'] + 1}, but "
+                               f"an epoch of {n} samples in batches of {bs} has {batches}")
+        seen = meta["seen"] == meta["batch"] * bs or (meta["batch"] == 0 and meta["seen"] == n)  # an epoch's end
+        if not seen or meta["correct"] > meta["seen"] or meta["step"] < meta["batch"]:
+            raise self.damaged(f"its state's counts do not fit its position (batch {meta['batch']}, "
+                               f"{meta['seen']} samples seen, {meta['correct']} correct, step {meta['step']})")
 
     def refuse_unknown(self, names: list[str]) -> None:
         known = {"state", "perm"} | {f"weights.{k}" for k in names} | {f"best.{k}" for k in names}

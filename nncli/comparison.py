@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .config import flatten
 from .errors import ConfigError, argument
 from .metrics import final_metrics, higher_is_better
 from .run import load_run
@@ -37,22 +38,6 @@ def read_runs(paths: list[Path]) -> list[dict[str, Any]]:
         out.append({"run": str(path), "config": run.config.model_dump(mode="json"), "summary": run.summary,
                     "rows": run.metrics, "columns": run.columns})
     return out
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{"optimizer": {"lr": 0.5}, "model": {"layers": [{"units": 2}]}} -> {"optimizer.lr": 0.5,
-    "model.layers.0.units": 2}: dotted keys (list items by index), the same paths overrides use."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(flatten(v, f"{prefix}.{i}" if prefix else str(i)))
-        return out
-    return {prefix: value}
 
 
 def short_keys(keys: list[str]) -> dict[str, str]:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from .data import DATASETS
-from .errors import ConfigError
+from .errors import ConfigError, argument
 from .metrics import MONITORS
 from .nn.activations import ACTIVATIONS
 from .nn.initializers import INITIALIZERS
@@ -24,7 +24,7 @@ from .nn.losses import LOSSES
 from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from .options import format_errors, resolve
-from .readers import parse_yaml, read_yaml_mapping
+from .readers import MAX_DEPTH, check_depth, parse_yaml, read_yaml_mapping
 
 FULL_BATCH = "full"
 
@@ -55,7 +55,7 @@ class LayerConfig(Strict):
 
 
 class ModelConfig(Strict):
-    input: int | None = Field(None, gt=0, description="input size; inferred from the data when omitted")
+    input: int | None = Field(None, gt=0, strict=True, description="input size; inferred from the data when omitted")
     layers: list[LayerConfig] = Field(min_length=1)
     init: Spec = Spec(name="glorot_normal")
     init_from: str | None = None
@@ -83,22 +83,22 @@ class OptimizerConfig(BaseModel):
 
 class EarlyStoppingConfig(Strict):
     monitor: str = "val_loss"
-    patience: int = Field(10, ge=1)
+    patience: int = Field(10, ge=1, strict=True)
     min_delta: float = Field(0.0, ge=0)
     restore_best: bool = True
 
 
 class TrainConfig(Strict):
     epochs: int = Field(gt=0, strict=True)
-    batch_size: Union[int, Literal["full"]] = FULL_BATCH
+    batch_size: Union[StrictInt, Literal["full"]] = FULL_BATCH
     shuffle: bool = True
     validation_split: float = Field(0.0, ge=0, lt=1)
     input_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     early_stopping: EarlyStoppingConfig | None = None
-    checkpoint_every: int = Field(0, ge=0)
+    checkpoint_every: int = Field(0, ge=0, strict=True)
     tensorboard: str | None = Field(None, description="TensorBoard log directory: events of every epoch go to "
                                     "<dir>/<run directory name>/ (needs nncli[tensorboard])")
-    tensorboard_histograms: int | None = Field(None, ge=1, description="weight histograms every N epochs "
+    tensorboard_histograms: int | None = Field(None, ge=1, strict=True, description="weight histograms every N epochs "
                                                "[default: about 50 over the run]")
     snapshots: int | None = Field(None, ge=0, strict=True)  # None: nncli.snapshots.default_count decides
 
@@ -166,6 +166,8 @@ def assignments(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[tup
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
+        for k, v in overrides.items():
+            check_depth(v, f"override {k}")
         return [(str(k), copy.deepcopy(v)) for k, v in overrides.items()]
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -175,9 +177,13 @@ def assignments(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[tup
 def apply_overrides(raw: dict, overrides: Iterable[str] | Mapping[str, Any] | None) -> dict:
     """Apply `a.b.0.c=VALUE` overrides (VALUE is YAML; or a mapping of dotted keys to values) to a copy
     of the raw config mapping."""
+    check_depth(raw, "config")
     raw = copy.deepcopy(raw)
     for key, value in assignments(overrides):
         parts = key.split(".")
+        if len(parts) > MAX_DEPTH:
+            raise ConfigError(f"a key of {len(parts)} parts; config keys are at most {MAX_DEPTH} deep",
+                              where=f"override {key[:60]}...")
         node: Any = raw
         for depth, part in enumerate(parts):
             here = ".".join(parts[: depth + 1])
@@ -195,6 +201,8 @@ def apply_overrides(raw: dict, overrides: Iterable[str] | Mapping[str, Any] | No
                     node = node[index]
             elif isinstance(node, dict):
                 if last:
+                    if part == "name":
+                        _drop_foreign_options(node, value, ".".join(parts[:-1]))
                     node[part] = value
                 else:
                     child = node.get(part)
@@ -210,9 +218,49 @@ def apply_overrides(raw: dict, overrides: Iterable[str] | Mapping[str, Any] | No
     return raw
 
 
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"optimizer": {"lr": 0.5}, "model": {"layers": [{"units": 2}]}} -> {"optimizer.lr": 0.5,
+    "model.layers.0.units": 2}: dotted keys (list items by index), the same paths overrides use."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{prefix}.{i}" if prefix else str(i)))
+        return out
+    return {prefix: value}
+
+
+#: the sections that name a registered thing: when an override changes the name, the options only the
+#: old thing takes are dropped (optimizer.name=sgd on a run that used adam: its beta1 does not make sgd wrong)
+NAMED_SECTIONS = {"data": DATASETS, "model.init": INITIALIZERS, "optimizer": OPTIMIZERS,
+                  "optimizer.schedule": SCHEDULES}
+
+
+def _drop_foreign_options(section: dict, new_name: Any, path: str) -> None:
+    """Remove from `section` the options of its current thing that the newly named thing does not take."""
+    registry = NAMED_SECTIONS.get(path)
+    old_name = section.get("name")
+    if registry is None or not isinstance(old_name, str) or not isinstance(new_name, str):
+        return
+    if old_name not in registry or new_name not in registry:
+        return  # an unknown name is reported by validation, with the closest match
+    for key in _option_names(registry, old_name) - _option_names(registry, new_name):
+        section.pop(key, None)
+
+
+def _option_names(registry, name: str) -> set[str]:
+    options = getattr(registry.get(name), "Options", None)
+    return set(options.model_fields) if options is not None else set()
+
+
 # -- validation -----------------------------------------------------------------------------------
 def validate(raw: dict) -> Config:
     """Validate a raw config mapping; every problem becomes a ConfigError naming its dotted path."""
+    check_depth(raw, "config")
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as e:
@@ -264,6 +312,13 @@ def validate_data(spec: Any, where: str = "data") -> Spec:
         if (key == "path" or key.endswith("_path")) and isinstance(value, str):
             options[key] = _absolute(value)
     return Spec(name=data.name, **options)
+
+
+def check_seed(seed: Any, where: str = argument("seed")) -> int:
+    """A seed as numpy's Generator takes it: a non-negative integer (not a boolean); ConfigError otherwise."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"a seed must be a non-negative integer, got {seed!r}", where=where)
+    return seed
 
 
 def _absolute(path: str) -> str:

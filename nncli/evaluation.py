@@ -18,12 +18,14 @@ from .config import Config, parse_assignment, validate_data
 from .data import DATASETS
 from .data.idx import read_idx
 from .data.images import scale_images
-from .data.files import parse_numbers, read_npz_arrays, read_table
+from .data.csvfile import read_table
+from .data.files import read_npz_arrays
 from .data.splits import Split
 from .errors import ConfigError, DataError, argument
 from .metrics import evaluate as split_metrics, outputs, predicted_classes
 from .nn.losses import LOSSES
 from .nn.network import Network
+from .npyfiles import read_npy
 from .runner import run_data
 
 SPLITS = ("auto", "test", "val", "train", "all")
@@ -90,7 +92,7 @@ def evaluate(cfg: Config, net: Network, data: list[str] | None = None, split: st
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use {', '.join(SPLITS)}", where=argument("split"))
     cfg, changed = with_data(cfg, list(data or []))
-    d = run_data(cfg)
+    d = run_data(cfg, trainable=not changed)  # a file to evaluate on may hold one sample
     ds = d.dataset
     if ds.n_features != net.sizes[0]:
         raise DataError(f"the data has {ds.n_features} features per sample but the network of this run takes "
@@ -143,12 +145,11 @@ def read_inputs(path: str | Path, cfg: Config, n_in: int) -> np.ndarray:
         raise DataError("is a directory; give a .npy, .npz, .csv or IDX images file", where=where)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        cells, names, lines, _ = read_table(path, None, fmt["delimiter"])
-        if cells.shape[1] == n_in + 1 and fmt["target"] is not None:  # a file with the target column too
-            col = _target_column(fmt["target"], names)
-            cells = np.delete(cells, col, axis=1)
-            names = [n for i, n in enumerate(names) if i != col]
-        X = parse_numbers(cells, names, lines, dtype, where)
+        def target(names: list[str], header: bool) -> int | None:  # a file with the target column too
+            wanted = len(names) == n_in + 1 and fmt["target"] is not None
+            return _target_column(fmt["target"], names) if wanted else None
+
+        X = read_table(path, None, fmt["delimiter"], target, dtype, keep_target=False).X
     elif suffix in (".npz", ".npy"):
         X = _numeric(_array(path, suffix, fmt["npz_key"]), fmt["images"], dtype, where)
     else:
@@ -186,12 +187,7 @@ def _array(path: Path, suffix: str, key: str) -> np.ndarray:
             raise DataError(f"has no array {key!r} (it holds {', '.join(sorted(arrays))}); name the inputs "
                             f"{key!r} or save only one array", where=where)
         return arrays[key]
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise DataError(f"refused or unreadable .npy file ({e}); save a plain numeric array", where=where) from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"not a readable .npy file: {e}", where=where) from None
+    return read_npy(path, DataError, missing="no such file; give a .npy, .npz, .csv or IDX file of inputs")
 
 
 def _numeric(array: np.ndarray, images: bool, dtype, where: str) -> np.ndarray:

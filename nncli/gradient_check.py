@@ -46,7 +46,7 @@ DEFAULT_TOL = 1e-5
 DEFAULT_FLOOR = 1e-4
 DEFAULT_MAX_PARAMS = 1000  # per tensor; 0 checks every entry
 DEFAULT_SAMPLES = 8
-
+MIN_EPS = 1e-12  # below, (L(w + eps) - L(w - eps)) / 2eps is round-off (or 0/0)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ class Tolerance:
                 raise ConfigError(f"must be a positive number, got {value!r}", where=argument(key))
         if self.eps >= 1:
             raise ConfigError(f"is a finite-difference step and must be small (e.g. 1e-6), got {self.eps!r}",
+                              where=argument("eps"))
+        if self.eps < MIN_EPS:
+            raise ConfigError(f"is a finite-difference step below {MIN_EPS:g}, where float64 round-off is all a "
+                              f"difference measures (w + eps rounds to w); use e.g. 1e-6, got {self.eps!r}",
                               where=argument("eps"))
 
 

@@ -16,7 +16,7 @@ from .errors import ConfigError, RunDirError
 from .nn.activations import ACTIVATIONS
 from .nn.initializers import INITIALIZERS
 from .nn.network import Dense, Network
-from .readers import read_npz
+from .npyfiles import read_npz
 
 WEIGHTS = "weights.npz"  # the weights file of a run directory
 

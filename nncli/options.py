@@ -67,7 +67,10 @@ def format_errors(error: ValidationError, root: type[BaseModel], prefix: str = "
             got = err.get("input")
             msg = err["msg"].removeprefix("Value error, ")
             msg = msg[0].lower() + msg[1:]
-            lines.append(f"{where}: {msg} (got {got!r})" if not isinstance(got, dict) else f"{where}: {msg}")
+            if kind == "int_type" and isinstance(got, (bool, float, str)):
+                msg += ": a whole number such as 1000 (true, 1e3 and 1000.0 are not)"
+            shown = repr(got) if len(repr(got)) <= 80 else repr(got)[:77] + "..."  # a 1 MB value is not echoed
+            lines.append(f"{where}: {msg} (got {shown})" if not isinstance(got, dict) else f"{where}: {msg}")
     return ConfigError("\n".join(dict.fromkeys(lines)))
 
 

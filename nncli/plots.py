@@ -43,7 +43,14 @@ def _save(fig, path: Path) -> Path:
 
 def loss_curves(path: Path, series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str = "",
                 ylabel: str = "loss", log_y: bool | None = None) -> Path:
-    """Lines of (epoch, value) per series; a log y axis when all values are positive and span > 2 decades."""
+    """Lines of (epoch, value) per series; a log y axis when all values are positive and span > 2 decades.
+    Any finite values: matplotlib's axis arithmetic near 1e308 overflows harmlessly, and says nothing."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        return _loss_curves(path, series, title, ylabel, log_y)
+
+
+def _loss_curves(path: Path, series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str,
+                 ylabel: str, log_y: bool | None) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     values = [np.asarray(y, float) for _, y in series.values()]

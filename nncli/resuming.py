@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from . import checkpoint, runs
-from .config import Config, apply_overrides, validate
+from .config import Config, apply_overrides, assignments, validate
 from .errors import ConfigError, RunDirError
 from .readers import parse_yaml
 from .runner import Prepared, prepare
@@ -61,7 +61,9 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
     raw = parse_yaml(run.read_config_text(), source)
     if not isinstance(raw, dict):
         raise ConfigError("is not a YAML mapping of keys to values", where=source)
-    raw = apply_overrides(raw, overrides)
+    changed = dict(assignments(overrides))
+    raw = apply_overrides(raw, changed)
+    _fit_snapshots(raw, "train.snapshots" in changed)
     try:
         cfg = validate(raw)
     except ConfigError as e:
@@ -81,11 +83,12 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
                       f"a new run from its weights: nncli train CONFIG model.init_from={run.path} (with "
                       f"train.checkpoint_every set, a finished run keeps a checkpoint and --resume with a "
                       f"larger train.epochs continues it)", previous)
+    saved = checkpoint.read(run.file(runs.CHECKPOINT), cfg, source) if has_checkpoint else None
     prepared = prepare(cfg, warm_start=not has_checkpoint)
-    if not has_checkpoint:
+    if saved is None:
         return Resume(run, cfg, False, "no checkpoint was written yet: training again from epoch 0 with the same "
                       "seed (the result is the same as that of an uninterrupted run)", previous, prepared)
-    state, notes = checkpoint.load(run.file(runs.CHECKPOINT), prepared.trainer, len(prepared.data.train), source)
+    state, notes = checkpoint.load(saved, prepared.trainer, len(prepared.data.train), source)
     if status == "early_stopped" or (status == "completed" and state.epoch >= cfg.train.epochs):
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
                       f"nothing to resume (raise train.epochs to continue a completed run: "
@@ -93,3 +96,14 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
     where = (f"epoch {state.epoch + 1}, batch {state.batch + 1}" if state.batch else f"epoch {state.epoch + 1}")
     return Resume(run, cfg, False, f"resuming {run.path} at {where} of {cfg.train.epochs} (step {state.step})",
                   previous, prepared, state, notes)
+
+
+def _fit_snapshots(raw: dict, given: bool) -> None:
+    """config.yaml records the number of snapshots chosen for the run's length; a resume that shortens
+    `train.epochs` (without giving `train.snapshots`) takes as many as fit into the new length."""
+    train = raw.get("train")
+    if given or not isinstance(train, dict):
+        return
+    k, epochs = train.get("snapshots"), train.get("epochs")
+    if type(k) is int and type(epochs) is int and 0 < epochs < k:
+        train["snapshots"] = epochs

@@ -132,7 +132,7 @@ def load_run(path: str | Path, require_weights: bool = True) -> Run:
     if cfg.model.input is None:
         raise RunDirError("config.yaml has no model.input (was it written by `nncli train`?)",
                           where=str(run.file(CONFIG)))
-    if not run.file(WEIGHTS).is_file():
+    if not run.file(WEIGHTS).exists():  # anything else there is read, and refused if it is no file
         if not require_weights and not run.file(SUMMARY).exists():
             return Run(cfg, None, {}, run.path)
         raise RunDirError(f"has no {WEIGHTS} (training did not finish writing it)", where=str(run.path))

@@ -26,7 +26,7 @@ from . import checkpoint, runs, snapshots, tensorboard
 from .config import FULL_BATCH, Config
 from .data import datasets
 from .data.splits import Split, TrainData, split_validation, targets
-from .errors import ConfigError, NncliError, RunDirError, argument
+from .errors import ConfigError, DataError, NncliError, RunDirError, argument
 from .metrics import EVAL_CHUNK, metric_columns
 from .model import build_network
 from .nn.losses import LOSSES, Loss
@@ -45,29 +45,56 @@ def rngs(seed: int) -> dict[str, np.random.Generator]:
     return {"data": data, "init": init, "train": train}
 
 
-def run_data(cfg: Config) -> TrainData:
+def run_data(cfg: Config, trainable: bool = True) -> TrainData:
     """The data a run with this config trains, validates and tests on, exactly as training splits it: the
-    dataset loaded with the run's data stream, the seeded (class-stratified) validation split, and target
-    matrices for the output layer. `TrainData.dataset` describes the dataset (its X, y hold the training
-    rows only, so the unsplit arrays are freed)."""
+    dataset loaded with the run's data stream, target matrices for the output layer (checked against the
+    loss's domain: DataError naming the file and the first bad row), the seeded (class-stratified)
+    validation split, and at least 2 training samples (of 2 classes, for classification) unless not
+    `trainable` (other data to evaluate on). `TrainData.dataset` describes the dataset (its X, y hold the
+    training rows only, so the unsplit arrays are freed)."""
     stream = rngs(cfg.seed)["data"]
     ds = datasets.load(cfg.data, stream, cfg.dtype)
+    loss = LOSSES.get(cfg.loss)()
+    labels = ds.task == "classification"
+    T = _targets(ds, ds.y, cfg, loss, "train")
     X, y = ds.X, ds.y
     val = None
     if cfg.train.validation_split > 0:
-        tr, va = split_validation(X, y, cfg.train.validation_split, stream, stratify=ds.task == "classification")
-        val = _split(ds, X[va], y[va], cfg)
-        X, y = X[tr], y[tr]
+        tr, va = split_validation(X, y, cfg.train.validation_split, stream, stratify=labels)
+        val = Split(X[va], T[va], y[va] if labels else None)
+        X, y, T = X[tr], y[tr], T[tr]
         ds.X, ds.y = X, y  # hold the training set once
-    train = _split(ds, X, y, cfg)
-    test = _split(ds, ds.X_test, ds.y_test, cfg) if ds.X_test is not None else None
+    train = Split(X, T, y if labels else None)
+    if trainable:
+        _check_trainable(ds, train)
+    test = None
+    if ds.X_test is not None:
+        test = Split(ds.X_test, _targets(ds, ds.y_test, cfg, loss, "test"), ds.y_test if labels else None)
     return TrainData(train, val, test, dataset=ds)
 
 
-def _split(ds: datasets.Dataset, X: np.ndarray, y: np.ndarray, cfg: Config) -> Split:
+def _targets(ds: datasets.Dataset, y: np.ndarray, cfg: Config, loss: Loss, part: str) -> np.ndarray:
+    """The target matrix of one part of the data, refused when it lies outside the loss's domain."""
     last = len(cfg.model.layers) - 1
     T = targets(ds, y, cfg.model.layers[-1].units, cfg.dtype, f"model.layers.{last}.units")
-    return Split(X, T, y if ds.task == "classification" else None)
+    problem = loss.check_targets(T)
+    if problem:
+        raise DataError(f"{problem}; fix the targets or choose another loss", where=f"{ds.source} ({part} set)")
+    return T
+
+
+def _check_trainable(ds: datasets.Dataset, train: Split) -> None:
+    """DataError for a training set of one sample, or a classification training set of one class:
+    either trains without a word into something meaningless."""
+    where = f"{ds.source} (train set)"
+    if len(train) < 2:
+        raise DataError(f"the training set has {len(train)} sample; training needs at least 2", where=where)
+    if train.y is not None:
+        present = np.unique(train.y)
+        if len(present) < 2:
+            name = ds.class_names[int(present[0])] if ds.class_names else str(int(present[0]))
+            raise DataError(f"every training sample is of class {name!r}; a classifier needs samples of at "
+                            f"least 2 classes", where=where)
 
 
 def check_size(cfg: Config, n_in: int, n_train: int) -> None:
@@ -102,6 +129,7 @@ class Prepared:
     loss: Loss
     trainer: Trainer
     warnings: list[str] = field(default_factory=list)  # said once (e.g. batch size > data)
+    notes: list[str] = field(default_factory=list)  # what loading decided, said once (a CSV's header)
 
     @property
     def dataset(self) -> datasets.Dataset:
@@ -134,7 +162,7 @@ def prepare(cfg: Config, warm_start: bool = True) -> Prepared:
     if isinstance(bs, int) and bs > len(data.train):
         warnings.append(f"train.batch_size={bs} is larger than the {len(data.train)} training samples: every "
                         f"step uses the full batch of {len(data.train)}")
-    return Prepared(cfg, data, net, loss, trainer, warnings)
+    return Prepared(cfg, data, net, loss, trainer, warnings, list(data.dataset.notes))
 
 
 def start(p: Prepared, stem: str, runs_dir: Path | None = None, out: Path | None = None,
@@ -213,7 +241,7 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     if board is not None:
         events = EventsList(events, board)
     events.on_start(Start(run.path, p.cfg.train.epochs, (state.epoch if state else 0) + 1, p.warnings,
-                          list(notes or [])))
+                          [*p.notes, *(notes or [])]))
     result: Result | None = None
     try:
         result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from . import atomic, jsonable
+from . import summary as summary_format
 from .errors import RunDirError, argument
-from .readers import is_number, printable
+from .readers import is_number, parse_json, printable, read_text
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT, SNAPSHOTS = (
     "config.yaml", "weights.npz", "metrics.csv", "summary.json", "checkpoint.npz", "snapshots.npz")
@@ -58,46 +60,71 @@ def create(stem: str, runs_dir: Path | None = None, out: Path | None = None) -> 
     """Make a new, empty run directory: `out` itself (must not exist), or `<runs_dir>/<stem>-<time>[-N]`.
 
     os.mkdir is atomic, so processes started in the same second (a shell loop with xargs -P) each get
-    their own directory: a name already taken moves on to the next suffix.
+    their own directory: a name already taken moves on to the next suffix. The parent directories it had
+    to create are remembered, so that `RunDir.discard` (and a failure here) leaves nothing behind.
     """
+    created: list[Path] = []
     try:
         if out is not None:
             out = Path(out)
-            out.parent.mkdir(parents=True, exist_ok=True)
+            created = _make_parents(out.parent)
             try:
                 out.mkdir()
             except FileExistsError:
                 raise RunDirError(f"already exists; {argument('out')} must name a new directory (runs are never "
                                   f"overwritten; use {argument('runs_dir')} to have a name chosen)",
                                   where=str(out)) from None
-            return RunDir(out)
+            return RunDir(out, created)
         runs_dir = Path(runs_dir if runs_dir is not None else "runs")
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        created = _make_parents(runs_dir)
         base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         for n in range(1, 10_000):
             path = runs_dir / (base if n == 1 else f"{base}-{n}")
             try:
                 path.mkdir()
-                return RunDir(path)
+                return RunDir(path, created)
             except FileExistsError:
                 continue
         raise RunDirError("could not find a free run directory name", where=str(runs_dir))
-    except PermissionError as e:
-        raise RunDirError(f"cannot create the run directory: permission denied ({e.filename}); choose a "
-                          f"writable place with {argument('runs_dir')} or {argument('out')}",
-                          where=str(out or runs_dir)) from None
-    except OSError as e:
-        if isinstance(e, RunDirError):
-            raise
-        raise RunDirError(f"cannot create the run directory: {e.strerror or e}",
-                          where=str(out or runs_dir)) from None
+    except BaseException as e:
+        _remove_empty(created)
+        if isinstance(e, PermissionError):
+            raise RunDirError(f"cannot create the run directory: permission denied ({e.filename}); choose a "
+                              f"writable place with {argument('runs_dir')} or {argument('out')}",
+                              where=str(out or runs_dir)) from None
+        if isinstance(e, OSError):
+            raise RunDirError(f"cannot create the run directory: {e.strerror or e}",
+                              where=str(out or runs_dir)) from None
+        raise
+
+
+def _make_parents(path: Path) -> list[Path]:
+    """Create `path` and its missing ancestors; return the directories created, outermost first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+    return list(reversed(missing))
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the directories a run created, innermost first, if they are still empty (another run may
+    have been created in them meanwhile)."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except OSError:
+            return
 
 
 class RunDir:
     """One run's directory and its files."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, created_parents: list[Path] | None = None):
         self.path = Path(path)
+        self.created_parents = list(created_parents or [])  # made for this run: removed by discard()
 
     def __str__(self) -> str:
         return str(self.path)
@@ -136,7 +163,7 @@ class RunDir:
             self._write(name, data)
 
     def has_checkpoint(self) -> bool:
-        return self.file(CHECKPOINT).is_file()
+        return self.file(CHECKPOINT).exists()  # a checkpoint that is not a file is refused when read
 
     def remove_checkpoint(self) -> None:
         self.file(CHECKPOINT).unlink(missing_ok=True)
@@ -159,7 +186,8 @@ class RunDir:
         try:
             self.path.rmdir()
         except OSError:
-            pass
+            return
+        _remove_empty(self.created_parents)
 
     # -- reading ----------------------------------------------------------------------------------
     @classmethod
@@ -171,55 +199,74 @@ class RunDir:
                               where=str(path))
         if not path.is_dir():
             raise RunDirError("is a file, not a run directory", where=str(path))
-        if not (path / CONFIG).is_file():
+        if not (path / CONFIG).exists():
             raise RunDirError(f"not a run directory: it has no {CONFIG} (runs are made by `nncli train`)",
                               where=str(path))
         return cls(path)
 
     def read_config_text(self) -> str:
-        return self.file(CONFIG).read_text(encoding="utf-8")
+        """config.yaml as text: a regular file of at most LIMITS["config"] bytes of UTF-8."""
+        return read_text(self.file(CONFIG), "config", RunDirError, "config.yaml")
 
     def read_summary(self) -> dict[str, Any]:
+        """summary.json, every field nncli reads checked for its type ({} when there is none yet)."""
         p = self.file(SUMMARY)
-        if not p.is_file():
+        if not p.exists():
             return {}
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RunDirError(f"summary.json is not valid JSON ({e})", where=str(p)) from None
-        if not isinstance(data, dict):
-            raise RunDirError("summary.json must hold a JSON object", where=str(p))
-        return data
+        data = parse_json(read_text(p, "summary", RunDirError, "summary.json"), str(p), RunDirError)
+        return summary_format.check(data, str(p))
 
     def read_metrics(self) -> tuple[list[str], list[dict[str, float | None]]]:
-        """Columns and rows of metrics.csv, every value a float (None where empty)."""
+        """Columns and rows of metrics.csv, every value a float (None where empty), each checked against
+        what its column can hold (METRIC_RULES)."""
         p = self.file(METRICS)
-        if not p.is_file():
+        if not p.exists():
             return [], []
+        text = read_text(p, "metrics", RunDirError, "metrics.csv")
         try:
-            return self._parse_metrics(p)
-        except (UnicodeDecodeError, csv.Error) as e:
+            return _parse_metrics(text, str(p))
+        except csv.Error as e:
             raise RunDirError(f"metrics.csv is not a readable CSV file ({printable(e)})", where=str(p)) from None
 
-    @staticmethod
-    def _parse_metrics(p: Path) -> tuple[list[str], list[dict[str, float | None]]]:
-        with p.open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if not header or header[0] != "epoch":
-                raise RunDirError("metrics.csv has no header row starting with 'epoch'", where=str(p))
-            rows = []
-            for line_no, values in enumerate(reader, start=2):
-                if len(values) != len(header):
-                    raise RunDirError(f"line {line_no} has {len(values)} fields, the header has {len(header)}",
-                                      where=str(p))
-                try:
-                    rows.append({k: (float(v) if v != "" else None) for k, v in zip(header, values)})
-                except ValueError:
-                    col, bad = next((k, v) for k, v in zip(header, values) if v != "" and not is_number(v))
-                    raise RunDirError(f"line {line_no}, column {col!r}: {bad[:40]!r} is not a number (every "
-                                      f"value must be a number or empty)", where=str(p)) from None
-        return header, rows
+
+#: what a metrics.csv column can hold, by the end of its name: (end, test, the rule). Anything else found
+#: there was edited by hand or damaged (a loss is a mean of non-negative errors, and so on).
+METRIC_RULES = (
+    ("epoch", lambda v: v >= 1 and v.is_integer(), "epochs are whole numbers from 1"),
+    ("step", lambda v: v >= 0 and v.is_integer(), "steps are whole numbers from 0"),
+    ("loss", lambda v: not v < 0, "a loss is never negative"),
+    ("accuracy", lambda v: 0 <= v <= 1, "an accuracy lies between 0 and 1"),
+    ("lr", lambda v: v >= 0 and math.isfinite(v), "a learning rate is finite and not negative"),
+    ("seconds", lambda v: v >= 0 and math.isfinite(v), "times are finite and not negative"),
+)
+
+
+def _parse_metrics(text: str, where: str) -> tuple[list[str], list[dict[str, float | None]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header or header[0] != "epoch":
+        raise RunDirError("metrics.csv has no header row starting with 'epoch'", where=where)
+    if len(set(header)) != len(header):
+        raise RunDirError("metrics.csv's header names a column twice", where=where)
+    rules = [next(((ok, what) for end, ok, what in METRIC_RULES if c.endswith(end)), None) for c in header]
+    rows = []
+    for line_no, values in enumerate(reader, start=2):
+        if len(values) != len(header):
+            raise RunDirError(f"line {line_no} has {len(values)} fields, the header has {len(header)}", where=where)
+        row: dict[str, float | None] = {}
+        for col, cell, rule in zip(header, values, rules):
+            if cell == "":
+                row[col] = None
+                continue
+            if not is_number(cell):
+                raise RunDirError(f"line {line_no}, column {col!r}: {cell[:40]!r} is not a number (every value must "
+                                  f"be a number or empty)", where=where)
+            v = row[col] = float(cell)
+            if rule is not None and not rule[0](v):
+                raise RunDirError(f"line {line_no}, column {col!r}: {cell[:40]} cannot be right ({rule[1]}); "
+                                  f"metrics.csv was edited or damaged", where=where)
+        rows.append(row)
+    return header, rows
 
 
 class MemoryRun:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import RunDirError
 from .nn.network import Network
-from .readers import read_npz
+from .npyfiles import read_npz
 from .trainer import Events, Result
 
 AUTO = 20  # snapshots when the config leaves train.snapshots out: 2-D inputs and small networks

@@ -219,7 +219,7 @@ EXPECTED = {
     "wrong shapes": "W1 in",
     "metrics not a number": "metrics.csv: line 4, column 'loss': 'oops' is not a number",
     "metrics short row": "metrics.csv: line 2002 has 2 fields, the header has",
-    "metrics binary": "metrics.csv is not a readable CSV file",
+    "metrics binary": "metrics.csv: is not UTF-8 text",
     "no config": "not a run directory: it has no config.yaml",
     "bad config": "its config.yaml is not a valid config",
 }

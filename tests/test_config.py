@@ -165,7 +165,7 @@ def test_unreadable_config(tmp_path, write_config):
         C.load(tmp_path)
     bad = tmp_path / "latin1.yaml"
     bad.write_bytes(b"seed: \xff\xfe\n")
-    with pytest.raises(ConfigError, match=r"latin1.yaml: cannot read the config: 'utf-8' codec"):
+    with pytest.raises(ConfigError, match=r"latin1.yaml: is not UTF-8 text \(byte 0xff at offset 6\)"):
         C.load(bad)
 
 
@@ -226,9 +226,10 @@ def test_unknown_keys_name_the_dotted_path_and_closest_key(override, expected):
     ("model.layers.0=5", "model.layers.0: input should be a valid dictionary"),
     ("train.batch_size=foo", "train.batch_size: input should be 'full' (got 'foo')"),
     ("model.layers=[]", "model.layers: list should have at least 1 item"),
-    ("train.epochs=true", "train.epochs: input should be a valid integer (got True)"),  # not silently 1
-    ("model.layers.0.units=2.5", "model.layers.0.units: input should be a valid integer (got 2.5)"),
-    ("seed=false", "seed: input should be a valid integer (got False)"),
+    ("train.epochs=true", "train.epochs: input should be a valid integer: a whole number such as 1000 (true, "
+                          "1e3 and 1000.0 are not) (got True)"),  # not silently 1
+    ("model.layers.0.units=2.5", "model.layers.0.units: input should be a valid integer: a whole number"),
+    ("seed=false", "seed: input should be a valid integer: a whole number"),
 ])
 def test_wrong_types(override, expected):
     assert expected in error(override)

@@ -45,8 +45,8 @@ def test_csv_target_by_name_and_by_index_no_header_and_delimiter(tmp_path):
     no_header = load("csv", path=write(tmp_path, "1;2;3\n0;5;6\n", "n.csv"), target=0, delimiter=";")
     np.testing.assert_array_equal(no_header.y, [1, 0])
     np.testing.assert_array_equal(no_header.X, [[2, 3], [5, 6]])
-    forced = load("csv", path=write(tmp_path, "1,2,3\n4,5,6\n", "f.csv"), header=True)  # first row as header
-    assert forced.X.shape == (1, 2)
+    forced = load("csv", path=write(tmp_path, "1,2,3\n4,5,6\n7,8,9\n", "f.csv"), header=True)  # first row as header
+    assert forced.X.shape == (2, 2)
 
 
 def test_csv_labels_are_mapped_to_0_k_and_text_labels_become_class_names(tmp_path):
@@ -125,7 +125,7 @@ def test_csv_missing_file_directory_and_binary(tmp_path):
         load("csv", path=str(tmp_path))
     binary = tmp_path / "b.csv"
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
-    with pytest.raises(DataError, match="not a UTF-8 text file"):
+    with pytest.raises(DataError, match="is not UTF-8 text"):
         load("csv", path=str(binary))
 
 

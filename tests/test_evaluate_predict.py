@@ -135,7 +135,7 @@ def test_predict_idx_images_scaled_like_training(run_cli, mnist_run, tmp_path):
      "inputs have 2 features per sample but the network of this run takes 12"),
     ("x.npy", lambda p: np.save(p, np.ones((3, 5))), "inputs have 5 features"),
     ("x.npy", lambda p: np.save(p, np.array(["a", "b"])), "must be numeric with one row per sample"),
-    ("x.npy", lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "refused or unreadable .npy file"),
+    ("x.npy", lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a valid .npy file: refused: it holds pickled Python objects"),
     ("x.npz", lambda p: np.savez(p, A=np.ones((2, 12)), B=np.ones((2, 12))), "has no array 'X' (it holds A, B)"),
     ("x.idx", lambda p: p.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc"), "truncated"),
     ("x.idx", lambda p: write_idx(p, np.arange(5, dtype=np.uint8)), "holds a 1-D array of shape (5,) (labels?)"),

@@ -13,7 +13,7 @@ import pytest
 import nncli
 from conftest import ROOT, XOR
 from nncli import analysis
-from nncli.readers import read_npz
+from nncli.npyfiles import read_npz
 
 WIDTH = 100
 

@@ -203,7 +203,7 @@ def test_missing_file(tmp_path):
 
 
 def test_directory_instead_of_file(tmp_path):
-    expect_error(tmp_path, "cannot")
+    expect_error(tmp_path, "is a directory, not an IDX file")
 
 
 # --- the real Fashion-MNIST files from Debian's dataset-fashion-mnist -------------------------------------

@@ -268,7 +268,7 @@ def test_bad_resume_arguments_exit_2(run_cli, tmp_path, args, says):
     ("truncate", "not a readable .npz file"),
     ("pickle", "refused: it holds pickled Python objects"),
     ("drop_state", "has no 'state' array of JSON bytes"),
-    ("bad_json", "its 'state' is not valid JSON"),
+    ("bad_json", "its 'state': is not valid JSON"),
     ("nan_moment", "holds NaN or infinite values"),
     ("wrong_shape", "has shape (3,), the network needs (6,)"),
     ("wrong_dtype", "is float32, the network is float64"),

@@ -13,7 +13,7 @@ import nncli
 from conftest import XOR
 from nncli import config as C
 from nncli import resuming, runner, snapshots
-from nncli.readers import read_npz
+from nncli.npyfiles import read_npz
 
 MOONS = """\
 seed: 3
@@ -175,3 +175,16 @@ def test_a_damaged_snapshot_file_stops_a_resume_with_one_message(run_cli, tmp_pa
     (run / "snapshots.npz").write_bytes(b"PK\x03\x04 truncated")
     r = run_cli("train", "--resume", run)
     assert r.exit_code == 2 and "not a readable .npz file" in r.stderr and "Traceback" not in r.output
+
+
+def test_a_resume_to_fewer_epochs_takes_the_snapshots_that_fit(run_cli, tmp_path):
+    """config.yaml records the 20 snapshots chosen for a 40-epoch run; resuming it with train.epochs=10 (no
+    train.snapshots given) keeps 10 instead of refusing a count the user never chose."""
+    run = tmp_path / "run"
+    r = run_cli("train", XOR, "train.epochs=40", "train.checkpoint_every=5", "--out", run, "-q")
+    assert r.exit_code == 0, r.output
+    assert C.load(run / "config.yaml").train.snapshots == 20
+    r = run_cli("train", "--resume", run, "train.epochs=10")
+    assert r.exit_code == 0 and "already completed" in r.stderr, r.output
+    r = run_cli("train", "--resume", run, "train.epochs=10", "train.snapshots=15")
+    assert r.exit_code == 2 and "train.snapshots: asks for 15 snapshots of a run of 10 epochs" in r.stderr

@@ -57,6 +57,7 @@ def fmt_num(v: float, width: int = 0) -> str:
 
 
 # -- line charts ----------------------------------------------------------------------------------
+_LOG10_MAX = 308.25  # log10 of the largest float64 (1.8e308), rounded down
 _BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] within a cell
 
 
@@ -69,8 +70,8 @@ def _braille(clean: dict, cols: int, height: int, tf, x_range: tuple[float, floa
     bits = np.zeros((height, cols), dtype=np.int32)
     colour = np.full((height, cols), -1, dtype=np.int32)
     for k, (x, y) in enumerate(clean.values()):
-        px = (x - x_lo) / (x_hi - x_lo) * (dots_w - 1)
-        py = (tf(y) - y_lo) / (y_hi - y_lo) * (dots_h - 1)
+        px = fraction(x, x_lo, x_hi) * (dots_w - 1)
+        py = fraction(tf(y), y_lo, y_hi) * (dots_h - 1)
         # join consecutive points: sample each segment densely enough to leave no gaps
         if len(px) > 1:
             steps = np.maximum(1, np.ceil(np.maximum(np.abs(np.diff(px)), np.abs(np.diff(py))))).astype(int)
@@ -113,20 +114,17 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
     all_y = np.concatenate([y for _, y in clean.values()])
     all_x = np.concatenate([x for x, _ in clean.values()])
     if log_y is None:
-        log_y = bool((all_y > 0).all() and all_y.max() / all_y.min() > 100)
+        with np.errstate(over="ignore"):
+            log_y = bool((all_y > 0).all() and all_y.max() / all_y.min() > 100)
     tf = np.log10 if log_y else (lambda a: a)
-    y_lo, y_hi = float(tf(all_y).min()), float(tf(all_y).max())
-    if y_hi - y_lo < 1e-12:
-        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
-    x_lo, x_hi = float(all_x.min()), float(all_x.max())
-    if x_hi - x_lo < 1e-12:
-        x_hi = x_lo + 1
+    y_lo, y_hi = axis_range(tf(all_y))
+    x_lo, x_hi = axis_range(all_x)
     bits, colour = _braille(clean, cols, height, tf, (x_lo, x_hi), (y_lo, y_hi))
     names = list(clean)
 
     def y_value(frac: float) -> float:
-        v = y_lo + frac * (y_hi - y_lo)
-        return 10 ** v if log_y else v
+        v = y_lo * (1 - frac) + y_hi * frac  # never y_hi - y_lo, which overflows for -1e308 .. 1e308
+        return 10 ** min(v, _LOG10_MAX) if log_y else v  # a padded log axis may reach past 1.8e308
 
     ticks = {0: y_value(1.0), height // 2: y_value(0.5), height - 1: y_value(0.0)}
     for r in range(height):
@@ -140,7 +138,8 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
         out.append("\n")
     out.append(" " * (label_w - 1) + "└" + "─" * cols + "\n", style="dim")
     integral = float(x_lo).is_integer() and float(x_hi).is_integer()
-    middle = round((x_lo + x_hi) / 2) if integral else (x_lo + x_hi) / 2
+    middle = x_lo / 2 + x_hi / 2
+    middle = round(middle) if integral else middle
     left, mid, right = fmt_num(x_lo), fmt_num(middle), fmt_num(x_hi)
     axis = [" "] * (cols + label_w)
     for pos, s in ((label_w, left), (label_w + cols // 2 - len(mid) // 2, mid), (label_w + cols - len(right), right)):
@@ -155,6 +154,22 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
     out.append_text(legend)
     out.append("\n")
     return out
+
+
+def axis_range(values: np.ndarray) -> tuple[float, float]:
+    """(lo, hi) of finite values with hi > lo: widened around a constant by 5% of its size (at least
+    0.5), so a constant loss of 1e17 or 1e308 gets an axis too."""
+    lo, hi = float(values.min()), float(values.max())
+    big = np.finfo(np.float64).max
+    if hi / 2 - lo / 2 <= 1e-12 * max(abs(lo), abs(hi), 1e-300):
+        pad = max(0.5, abs(hi) * 0.05)
+        lo, hi = max(-big, lo - pad), min(big, hi + pad)
+    return lo, hi
+
+
+def fraction(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Where v lies between lo (0) and hi (1), computed with halves so that no difference overflows."""
+    return (v / 2 - lo / 2) / (hi / 2 - lo / 2)
 
 
 # -- heatmaps -------------------------------------------------------------------------------------

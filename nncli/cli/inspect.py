@@ -30,7 +30,7 @@ def inspect(
                                        "(needs matplotlib: pip install -e \".[plot]\")", metavar="DIR"),
     section: Optional[list[str]] = typer.Option(None, "--section", help="show only this section (repeatable): "
                                                 + ", ".join(SECTIONS.in_order())),
-    width: Optional[int] = typer.Option(None, "--width", min=60, help="drawing width in columns "
+    width: Optional[int] = typer.Option(None, "--width", min=60, max=1000, help="drawing width in columns "
                                         "[default: the terminal's, 100 when not a terminal]"),
 ) -> None:
     """Show what a trained network learned: summary, loss curve, weights, truth tables, decision maps, evolution."""

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import validate_data
+from ..config import check_seed, validate_data
 from .datasets import DATASETS, load
 
 
@@ -25,7 +25,7 @@ def info(name: str, options: Mapping[str, Any] | None = None, seed: int = 0, dty
     """Load a dataset (its options validated as in a config's `data` section) and describe it: where it came
     from, sizes, task, features, class counts of the training and test sets, and the files it was read from."""
     spec = validate_data({"name": name, **(options or {})})
-    ds = load(spec, np.random.default_rng(seed), dtype)
+    ds = load(spec, np.random.default_rng(check_seed(seed)), dtype)
     out: dict = {"name": ds.name, "source": ds.source, "task": ds.task, "features": ds.n_features,
                  "train_samples": len(ds.X), "test_samples": 0 if ds.X_test is None else len(ds.X_test),
                  "options": spec.options}

@@ -33,6 +33,7 @@ class Dataset:
     class_names: list[str] | None = None
     source: str = "generated"
     extra: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what loading decided, said once (CSV header detection)
 
     @property
     def n_features(self) -> int:
@@ -118,7 +119,7 @@ class Xor(DatasetSource):
 
 
 class ToyOptions(Options):
-    n_samples: int = Field(200, ge=2, le=10_000_000)  # generated in memory
+    n_samples: int = Field(200, ge=2, le=10_000_000, strict=True)  # generated in memory
     noise: float = Field(0.1, ge=0, le=100)  # the data lie within about [-1.5, 2.5]
 
 
@@ -159,9 +160,9 @@ class Moons(DatasetSource):
 
 
 class SpiralOptions(ToyOptions):
-    n_samples: int = Field(300, ge=2, le=10_000_000)
+    n_samples: int = Field(300, ge=2, le=10_000_000, strict=True)
     noise: float = Field(0.05, ge=0, le=100)
-    classes: int = Field(2, ge=2)
+    classes: int = Field(2, ge=2, strict=True)
     turns: float = Field(1.25, gt=0)
 
 

@@ -7,18 +7,17 @@ labels other than 0..K-1 are mapped to 0..K-1 in sorted order and their original
 
 from __future__ import annotations
 
-import csv
 import difflib
 import os
-from pathlib import Path
 from typing import Literal, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from ..errors import DataError
 from ..options import Options
-from ..readers import is_number, read_npz
+from ..npyfiles import read_npz
+from .csvfile import header_note, read_table
 from .datasets import DATASETS, Dataset, DatasetSource
 
 MAX_AUTO_CLASSES = 50  # an integer-valued target with at most this many distinct values is classification
@@ -29,16 +28,21 @@ Task = Literal["auto", "classification", "regression"]
 
 def _labels(values: np.ndarray, task: str, where: str, names: list[str] | None = None):
     """(task, y, n_classes, class_names) for a 1-D target; y: int labels 0..K-1 or float (N, 1)."""
-    if values.dtype.kind in "US":  # text labels (CSV): classification by name
+    if values.dtype.kind in "USO":  # text labels (CSV): classification by name
         if task == "regression":
             raise DataError("task is regression but the target column holds text labels; use a numeric "
                             "target or task: classification", where=where)
         classes, y = np.unique(values, return_inverse=True)
+        if len(classes) < 2:
+            raise DataError(_one_class(repr(str(classes[0])), len(values)), where=where)
         return "classification", y.astype(np.int64), len(classes), [str(c) for c in classes]
     values = values.astype(np.float64, copy=False)
     integral = bool(np.all(np.isfinite(values))) and bool(np.all(values == np.round(values)))
     classes = np.unique(values) if integral else None
     if task == "auto":
+        if integral and len(classes) == 1:  # one class, or a constant: neither is worth training on
+            raise DataError(_one_class(f"{classes[0]:g}", len(values)) + "; to fit a constant anyway, set "
+                            "task: regression", where=where)
         task = "classification" if integral and 2 <= len(classes) <= MAX_AUTO_CLASSES else "regression"
     if task == "regression":
         return "regression", values[:, None], None, None
@@ -47,15 +51,18 @@ def _labels(values: np.ndarray, task: str, where: str, names: list[str] | None =
         raise DataError(f"task is classification but the target of sample {bad} is {values[bad]:g}, not an "
                         f"integer class label; use integer labels or task: regression", where=where)
     if len(classes) < 2:
-        raise DataError(f"classification needs at least 2 classes, but every target is {classes[0]:g}",
-                        where=where)
+        raise DataError(_one_class(f"{classes[0]:g}", len(values)), where=where)
     y = np.searchsorted(classes, values).astype(np.int64)
     return "classification", y, len(classes), [f"{c:g}" for c in classes]
 
 
+def _one_class(label: str, n: int) -> str:
+    return f"classification needs at least 2 classes, but every target is {label} ({n} samples)"
+
+
 def _map_test_labels(values: np.ndarray, class_names: list[str], where: str) -> np.ndarray:
     """Test targets -> the training set's class numbers; DataError for a class the training set lacks."""
-    keys = values.astype(str) if values.dtype.kind in "US" else np.array([f"{float(v):g}" for v in values])
+    keys = [str(v) for v in values] if values.dtype.kind in "USO" else [f"{float(v):g}" for v in values]
     lookup = {name: i for i, name in enumerate(class_names)}
     y = np.empty(len(keys), dtype=np.int64)
     for i, k in enumerate(keys):  # test files are small next to training; one dict lookup per label
@@ -83,93 +90,28 @@ def _build(name: str, X, target, task, where, X_test=None, target_test=None, whe
 
 class CsvOptions(Options):
     path: str = Field(description="the CSV file")
-    target: Union[int, str] = Field(-1, description="the target column: a name from the header, or an index")
+    target: Union[StrictInt, str] = Field(-1, description="the target column: a name from the header, or an index")
     header: bool | None = Field(None, description="first row is a header; default: detected")
     delimiter: str = Field(",", min_length=1, max_length=1)
     test_path: str | None = Field(None, description="a CSV file of the same columns used as the test set")
     task: Task = "auto"
 
 
-def read_table(path: str | os.PathLike[str], header: bool | None = None,
-               delimiter: str = ",") -> tuple[np.ndarray, list[str], list[int], bool]:
-    """The cells of a CSV file as a string array (N, columns), the column names (from the header, else
-    "0", "1", ...), each row's line number and whether the file has a header. A header is detected when header is None: a first row with
-    a field that is not a number. DataError naming the file (and line) for unreadable, empty or ragged files."""
-    path = Path(path)
-    where = str(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            rows, lines = [], []
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue  # blank lines
-                rows.append(row)
-                lines.append(reader.line_num)
-    except FileNotFoundError:
-        raise DataError("no such file; give the path of a CSV file", where=where) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not a CSV file", where=where) from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"not a UTF-8 text file ({e.reason} at byte {e.start}); is it really a CSV?",
-                        where=where) from None
-    except (OSError, csv.Error) as e:
-        raise DataError(f"cannot read the CSV file: {e}", where=where) from None
-    if not rows:
-        raise DataError("the file is empty; expected a header (optional) and one row per sample", where=where)
-    if header is None:
-        header = any(not is_number(cell) for cell in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
-    body, body_lines = (rows[1:], lines[1:]) if header else (rows, lines)
-    if not body:
-        raise DataError("the file has a header but no data rows", where=where)
-    width = len(names)
-    for row, line in zip(body, body_lines):
-        if len(row) != width:
-            raise DataError(f"line {line} has {len(row)} fields but the {'header' if header else 'first row'} "
-                            f"has {width}; every row needs the same number of fields", where=where)
-    return np.array(body, dtype=str), names, body_lines, header
-
-
-def parse_numbers(cells: np.ndarray, names: list[str], lines: list[int], dtype, where: str) -> np.ndarray:
-    """String cells (N, d) -> numbers in `dtype`; DataError naming the line and column of the first cell
-    that is not a number."""
-    try:
-        return np.char.strip(cells).astype(np.float64).astype(dtype)
-    except ValueError:
-        for r, row in enumerate(cells):
-            for c, cell in enumerate(row):
-                if not is_number(cell):
-                    what = "is empty (a missing value)" if not cell.strip() else f"has {cell.strip()!r}"
-                    raise DataError(f"line {lines[r]}, column {names[c]!r} {what}; features must be "
-                                    f"numbers (fill in or drop missing values first)", where=where) from None
-        raise
-
-
 def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
-             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text when not numeric) and the
-    column names. DataError naming the file and line for a ragged row, an empty file, a non-numeric feature,
-    or an unknown target column."""
+             delimiter: str = ",", dtype=np.float32) -> tuple[np.ndarray, np.ndarray, list[str], bool]:
+    """Features X (N, d) in `dtype`, the target column (N,) (float64, or text labels when not numeric), the
+    column names and whether the first row was a header. DataError naming the file and line for a ragged
+    row, an empty file, a non-numeric feature, an empty target or an unknown target column."""
     where = str(path)
-    cells, names, lines, has_header = read_table(path, header, delimiter)
-    width = len(names)
-    if width < 2:
-        raise DataError(f"the file has {width} column; expected features and a target column "
-                        f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
-    col = _column_index(target, names, has_header, where)
-    target_cells = np.char.strip(cells[:, col])
-    X = parse_numbers(np.delete(cells, col, axis=1), [n for i, n in enumerate(names) if i != col], lines,
-                      dtype, where)
-    try:
-        y = target_cells.astype(np.float64)
-    except ValueError:
-        empty = np.flatnonzero(target_cells == "")
-        if empty.size:
-            raise DataError(f"line {lines[int(empty[0])]} has an empty target ({names[col]!r})",
-                            where=where) from None
-        y = target_cells  # text labels
-    return X, y, names
+
+    def target_column(names: list[str], has_header: bool) -> int:
+        if len(names) < 2:
+            raise DataError(f"the file has {len(names)} column; expected features and a target column "
+                            f"(is the delimiter {delimiter!r} right? set data.delimiter)", where=where)
+        return _column_index(target, names, has_header, where)
+
+    table = read_table(path, header, delimiter, target_column, dtype)
+    return table.X, table.target, table.names, table.header
 
 
 def _column_index(target: int | str, names: list[str], header: bool, where: str) -> int:
@@ -202,15 +144,17 @@ class Csv(DatasetSource):
 
     def load(self, rng, dtype):
         o = self.options
-        X, t, names = read_csv(o.path, o.target, o.header, o.delimiter, dtype)
+        X, t, names, has_header = read_csv(o.path, o.target, o.header, o.delimiter, dtype)
         X_test = t_test = None
         if o.test_path:
-            X_test, t_test, test_names = read_csv(o.test_path, o.target, o.header, o.delimiter, dtype)
+            X_test, t_test, test_names, _ = read_csv(o.test_path, o.target, o.header, o.delimiter, dtype)
             if o.header is not False and test_names != names and len(test_names) == len(names):
                 raise DataError(f"the test file's columns {test_names} differ from the training file's "
                                 f"{names}", where=o.test_path)
         ds = _build("csv", X, t, o.task, o.path, X_test, t_test, o.test_path)
         ds.extra["columns"] = names
+        if o.header is None:
+            ds.notes.append(header_note(o.path, has_header, names))
         return ds
 
 

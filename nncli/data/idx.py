@@ -19,6 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..errors import DataError
+from ..readers import open_regular, read_data
 
 # IDX dtype code -> numpy dtype of the stored (big-endian) values.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -48,10 +49,7 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
     path = Path(path)
     where = str(path)
     suffix = f"; {hint}" if hint else ""
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise DataError(f"cannot open the IDX file: {e.strerror or e}", where=where) from None
+    raw = open_regular(path, DataError, "an IDX file", missing="cannot open the IDX file: No such file or directory")
     with raw:
         try:
             head = raw.read(2)
@@ -66,7 +64,8 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
         if compressed:
             stream = gzip_module.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         try:
-            return _read_stream(stream, file_size, compressed, where, suffix)
+            stated = _gzip_size(raw, file_size) if compressed else None
+            return _read_stream(stream, file_size, stated, compressed, where, suffix)
         except (OSError, EOFError, zlib.error) as e:
             if compressed:
                 raise DataError(
@@ -79,7 +78,58 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
                 stream.close()
 
 
-def _read_stream(stream: BinaryIO, file_size: int, compressed: bool, where: str, suffix: str) -> np.ndarray:
+def _gzip_size(raw: BinaryIO, size: int) -> int | None:
+    """The uncompressed size a gzip file of `size` bytes states in its trailer (ISIZE: the size modulo
+    2**32 of its last member; None if it is too short to have one), read without decompressing anything."""
+    if size < 18:
+        return None
+    raw.seek(size - 4)
+    stated = int.from_bytes(raw.read(4), "little")
+    raw.seek(0)
+    return stated
+
+
+def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compressed: bool, where: str,
+                 suffix: str) -> np.ndarray:
+    """The IDX array in `stream`, from a file of `file_size` bytes. A raw file's header must agree with
+    that size; a gzip file's header with the size its trailer `stated` (modulo 2**32) for the array to be
+    allocated at once, else the data is read in chunks, so a header claiming more than the file holds
+    never allocates more than what is really there."""
+    code, dims = _read_header(stream, where, suffix)
+    shape_text = "x".join(str(d) for d in dims)
+    stored = IDX_DTYPES[code]
+    expected = math.prod(dims) * stored.itemsize
+    what = f"{expected} bytes of {_DTYPE_NAMES[code]} data for {shape_text}"
+    header_size = 4 + 4 * len(dims)
+    if not compressed and header_size + expected != file_size:
+        found = file_size - header_size
+        problem = "the file is truncated" if found < expected else f"{found - expected} trailing bytes"
+        raise DataError(f"expected {what}, found {found}; {problem}{suffix}", where=where)
+    if compressed and expected > _MAX_DEFLATE_RATIO * file_size:
+        raise DataError(
+            f"expected {what}, but a {file_size}-byte gzip file cannot hold that much; the file is truncated "
+            f"or its header is corrupt{suffix}",
+            where=where,
+        )
+
+    known = not compressed or stated == (header_size + expected) % 2 ** 32
+    buffer = read_data(stream, expected, known)  # with several gzip members, memory follows the data
+    if len(buffer) < expected:
+        raise DataError(f"expected {what}, found {len(buffer)}; the file is truncated{suffix}", where=where)
+    extra = _count_rest(stream)
+    if extra:
+        raise DataError(f"expected {what}, found {expected + extra}: {extra} trailing bytes after the data"
+                        f"{suffix}", where=where)
+
+    array = np.frombuffer(buffer, dtype=stored).reshape(dims)
+    if stored.itemsize > 1 and not stored.isnative:
+        array.byteswap(inplace=True)
+        array = array.view(stored.newbyteorder("="))
+    return array
+
+
+def _read_header(stream: BinaryIO, where: str, suffix: str) -> tuple[int, tuple[int, ...]]:
+    """(dtype code, dims) of an IDX header; DataError for a short, foreign or malformed one."""
     magic = _read_upto(stream, 4)
     if len(magic) < 4:
         raise DataError(
@@ -106,42 +156,13 @@ def _read_stream(stream: BinaryIO, file_size: int, compressed: bool, where: str,
             where=where,
         )
     dims = struct.unpack(f">{ndim}I", dims_bytes)
-    shape_text = "x".join(str(d) for d in dims)
     if any(d == 0 for d in dims):
+        shape_text = "x".join(str(d) for d in dims)
         raise DataError(
             f"the IDX header has a zero dimension ({shape_text}); expected all dimensions > 0{suffix}",
             where=where,
         )
-
-    stored = IDX_DTYPES[code]
-    expected = math.prod(dims) * stored.itemsize
-    what = f"{expected} bytes of {_DTYPE_NAMES[code]} data for {shape_text}"
-    header_size = 4 + 4 * ndim
-    if not compressed and header_size + expected != file_size:
-        found = file_size - header_size
-        problem = "the file is truncated" if found < expected else f"{found - expected} trailing bytes"
-        raise DataError(f"expected {what}, found {found}; {problem}{suffix}", where=where)
-    if compressed and expected > _MAX_DEFLATE_RATIO * file_size:
-        raise DataError(
-            f"expected {what}, but a {file_size}-byte gzip file cannot hold that much; the file is truncated "
-            f"or its header is corrupt{suffix}",
-            where=where,
-        )
-
-    buffer = bytearray(expected)
-    found = _read_into(stream, buffer)
-    if found < expected:
-        raise DataError(f"expected {what}, found {found}; the file is truncated{suffix}", where=where)
-    extra = _count_rest(stream)
-    if extra:
-        raise DataError(f"expected {what}, found {expected + extra}: {extra} trailing bytes after the data"
-                        f"{suffix}", where=where)
-
-    array = np.frombuffer(buffer, dtype=stored).reshape(dims)
-    if stored.itemsize > 1 and not stored.isnative:
-        array.byteswap(inplace=True)
-        array = array.view(stored.newbyteorder("="))
-    return array
+    return code, dims
 
 
 def _read_upto(stream: BinaryIO, n: int) -> bytes:
@@ -154,18 +175,6 @@ def _read_upto(stream: BinaryIO, n: int) -> bytes:
         parts.append(part)
         n -= len(part)
     return b"".join(parts)
-
-
-def _read_into(stream: BinaryIO, buffer: bytearray) -> int:
-    """Fill buffer from the stream; returns the number of bytes read (less than len(buffer) at EOF)."""
-    view = memoryview(buffer)
-    done = 0
-    while done < len(buffer):
-        n = stream.readinto(view[done : done + _CHUNK])  # type: ignore[attr-defined]
-        if not n:
-            break
-        done += n
-    return done
 
 
 def _count_rest(stream: BinaryIO) -> int:

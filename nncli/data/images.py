@@ -32,7 +32,7 @@ def scale_images(images: np.ndarray, dtype) -> np.ndarray:
 # -- MNIST and Fashion-MNIST --------------------------------------------------------------------
 class MnistOptions(Options):
     path: str | None = Field(None, description="directory holding the four IDX files")
-    limit: int | None = Field(None, ge=1, description="use a seeded random subset of this many training images")
+    limit: int | None = Field(None, ge=1, strict=True, description="use a seeded random subset of this many training images")
 
 
 class MnistFormat(DatasetSource):

@@ -6,7 +6,13 @@ Every loss is the mean over the batch of a per-sample error E(y_i, t_i):
   mse                      E = 1/2 sum_k (y_k - t_k)^2   (half the squared error; Hessian X^T X / N)
 `gradient(y, t)` is dL/dY = dE/dy / N. Sigmoid + binary cross-entropy and softmax + categorical
 cross-entropy also have a fused form computed from the logits Z: a value with no log(0) and the exact
-gradient dL/dZ = (Y - T) / N.
+gradient dL/dZ of that value: (Y - T) / N for binary cross-entropy (for any real targets), and
+(Y * rowsum(T) - T) / N for categorical cross-entropy, which is (Y - T) / N when every target row sums to 1
+(one-hot rows) and stays exact for multi-hot or unnormalised rows.
+
+Targets outside a loss's domain (`target_range`: probabilities in [0, 1] for binary cross-entropy, non-negative
+weights for categorical cross-entropy) make the loss unbounded below; `check_targets` finds the first such row
+so that a run refuses them before training.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ class Loss:
     fused_activation: str | None = None
     #: targets are classes (one-hot rows or 0/1): a run trained with it classifies
     classification: bool = False
+    #: the targets this loss is defined for (outside, it has no minimum), and how to say it
+    target_range: tuple[float, float] = (-np.inf, np.inf)
+    target_domain: str = "finite targets"
 
     def value(self, y: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
@@ -48,11 +57,29 @@ class Loss:
         """A message if this loss does not fit an output layer of `units` `activation` units, else None."""
         return None
 
+    def check_targets(self, T: np.ndarray) -> str | None:
+        """A message naming the first row of T (N, units) with a target outside `target_range` (or not
+        finite), else None."""
+        lo, hi = self.target_range
+        bad = ~np.isfinite(T)
+        if lo > -np.inf:
+            bad |= T < lo
+        if hi < np.inf:
+            bad |= T > hi
+        if not bad.any():
+            return None
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        column = f" (column {col})" if T.shape[1] > 1 else ""
+        return (f"row {row} has the target {float(T[row, col]):g}{column}, outside the domain of {self.name}: "
+                f"it needs {self.target_domain}")
+
 
 @LOSSES.register("binary_crossentropy", "bce")
 class BinaryCrossentropy(Loss):
     fused_activation = "sigmoid"
     classification = True
+    target_range = (0.0, 1.0)
+    target_domain = "targets in [0, 1] (probabilities of yes/no outcomes, such as class labels 0 and 1)"
 
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -79,6 +106,8 @@ class BinaryCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     fused_activation = "softmax"
     classification = True
+    target_range = (0.0, np.inf)
+    target_domain = "non-negative targets (one-hot rows, probabilities or class weights)"
 
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -96,6 +125,11 @@ class CategoricalCrossentropy(Loss):
         m = z.max(axis=1, keepdims=True)
         log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
         return float(-(t * log_p).sum() / z.shape[0])
+
+    def fused_delta(self, y, t):
+        """dL/dZ of E = -sum_k t_k log softmax(z)_k: (Y * rowsum(T) - T) / N. For one-hot rows rowsum(T) is
+        exactly 1, so this is bit for bit (Y - T) / N; multi-hot or unnormalised rows get their exact gradient."""
+        return (y * t.sum(axis=1, keepdims=True) - t) * y.dtype.type(1.0 / y.shape[0])
 
     def check_output(self, activation, units):
         if activation != "softmax":

@@ -103,7 +103,7 @@ class Network:
                  weight_decay: float = 0.0) -> tuple[float, list[np.ndarray], np.ndarray]:
         """L, [dL/dW1, dL/db1, ...] and the outputs Y_L for one batch, by back-propagation.
 
-        Delta_L = dL/dZ_L: (Y_L - T)/N for the fused pairs, else phi_L'(Z_L) applied to dL/dY_L.
+        Delta_L = dL/dZ_L: Loss.fused_delta for the fused pairs, else phi_L'(Z_L) applied to dL/dY_L.
         dL/dW_l = Y_{l-1}^T Delta_l + lambda W_l,  dL/db_l = sum over rows of Delta_l,
         Delta_{l-1} = (Delta_l W_l^T) * phi'_{l-1}(Z_{l-1})  (as an activation's backward).
         """

@@ -17,7 +17,7 @@ SCHEDULES: Registry[type["Schedule"]] = Registry("schedule")
 
 
 class ScheduleOptions(Options):
-    warmup: int = Field(0, ge=0)
+    warmup: int = Field(0, ge=0, strict=True)
 
 
 class Schedule:
@@ -49,7 +49,7 @@ class Constant(Schedule):
 
 
 class StepOptions(ScheduleOptions):
-    step_size: int = Field(10, ge=1)
+    step_size: int = Field(10, ge=1, strict=True)
     gamma: float = Field(0.1, gt=0, le=1)
 
 
