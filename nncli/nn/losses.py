@@ -6,7 +6,7 @@ Every loss is the mean over the batch of a per-sample error E(y_i, t_i):
   mse                      E = 1/2 sum_k (y_k - t_k)^2   (half the squared error; Hessian X^T X / N)
 `gradient(y, t)` is dL/dY = dE/dy / N. Sigmoid + binary cross-entropy and softmax + categorical
 cross-entropy also have a fused form computed from the logits Z: a value with no log(0) and the exact
-gradient dL/dZ = (Y - T) / N.
+gradient dL/dZ = (Y - T) / N (for softmax (Y rowsum(T) - T) / N, the same for targets whose rows sum to 1).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ class Loss:
     def fused_value(self, z: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
 
-    def fused_delta(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """dL/dZ for the fused pair: (Y - T) / N."""
-        return (y - t) * y.dtype.type(1.0 / y.shape[0])
+    def fused_delta(self, y: np.ndarray, t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """dL/dZ for the fused pair: (Y - T) / N (into `out` when given)."""
+        out = np.subtract(y, t, out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
 
     def check_output(self, activation: str, units: int) -> str | None:
         """A message if this loss does not fit an output layer of `units` `activation` units, else None."""
@@ -85,6 +86,13 @@ class CategoricalCrossentropy(Loss):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = -t / y
         return np.where(t == 0, 0, g) / y.shape[0]
+
+    def fused_delta(self, y, t, out=None):
+        """dL/dZ = (Y * rowsum(T) - T) / N: the exact gradient of the value for any target rows; for
+        one-hot rows (rowsum 1, what nncli's classification targets are) bit for bit (Y - T) / N."""
+        out = np.multiply(y, t.sum(axis=1, keepdims=True), out=out)
+        np.subtract(out, t, out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
 
     def fused_value(self, z, t):
         # log softmax(z)_k = z_k - logsumexp(z)
