@@ -88,6 +88,7 @@ class TrainConfig(Strict):
     input_noise: float = Field(0.0, ge=0, allow_inf_nan=False)
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint_every: int = Field(0, ge=0)
+    test_every: int = Field(0, ge=0, strict=True)  # also evaluate the test set every N epochs (0: at the end)
 
     @field_validator("batch_size")
     @classmethod
