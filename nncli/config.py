@@ -100,6 +100,7 @@ class TrainConfig(Strict):
                                     "<dir>/<run directory name>/ (needs nncli[tensorboard])")
     tensorboard_histograms: int | None = Field(None, ge=1, strict=True, description="weight histograms every N epochs "
                                                "[default: about 50 over the run]")
+    test_every: int = Field(0, ge=0, strict=True)  # also evaluate the test set every N epochs (0: at the end)
     snapshots: int | None = Field(None, ge=0, strict=True)  # None: nncli.snapshots.default_count decides
 
     @field_validator("snapshots")

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from .nn.losses import Loss
-from .nn.network import Network
+from .nn.network import Network, Workspace
 
-EVAL_CHUNK = 8192  # rows per forward pass when evaluating, to bound memory
+EVAL_CHUNK = 1024  # rows per forward pass when evaluating: bounds memory, still large matrix products
 
 #: metrics that early stopping can watch
 MONITORS = ["loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "accuracy"]
@@ -38,20 +38,23 @@ def outputs(net: Network, X: np.ndarray) -> np.ndarray:
     return np.concatenate([net.forward(X[i:i + EVAL_CHUNK]) for i in range(0, len(X), EVAL_CHUNK)])
 
 
-def evaluate(net: Network, split, loss: Loss) -> dict[str, float]:
-    """Data loss (no weight decay term) and, for classification, accuracy of `net` on a Split
-    (X, T and y), in chunks of EVAL_CHUNK rows."""
+def evaluate(net: Network, split, loss: Loss, work: Workspace | None = None) -> dict[str, float]:
+    """Data loss (no weight decay term) and, for classification, accuracy of `net` on a Split (X, T and
+    y), in the network's dtype, in chunks of `work.rows` rows computed in the arrays of `work` (a
+    Workspace, reused across calls; by default a new one of min(EVAL_CHUNK, len(split)) rows)."""
+    n = len(split)
+    work = work if work is not None else net.workspace(min(EVAL_CHUNK, n))
+    step = max(work.rows, 1)
     total, correct = 0.0, 0
-    for start in range(0, len(split), EVAL_CHUNK):
-        X = split.X[start:start + EVAL_CHUNK]
-        T = split.T[start:start + EVAL_CHUNK]
-        Zs, Ys = net.forward_all(X)
-        total += net.data_loss(Zs[-1], Ys[-1], T, loss) * len(X)
+    for start in range(0, n, step):
+        X = np.asarray(split.X[start:start + step], dtype=work.dtype)  # a copy only for another dtype
+        Z, Y = net.forward_into(X, work)
+        total += net.data_loss(Z, Y, split.T[start:start + step], loss) * len(X)
         if split.y is not None:
-            correct += accuracy_count(Ys[-1], split.y[start:start + EVAL_CHUNK])
-    out = {"loss": total / len(split)}
+            correct += accuracy_count(Y, split.y[start:start + step])
+    out = {"loss": total / n}
     if split.y is not None:
-        out["accuracy"] = correct / len(split)
+        out["accuracy"] = correct / n
     return out
 
 

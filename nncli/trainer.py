@@ -1,8 +1,9 @@
 """The training loop. It never prints: it calls `events` (batch end, epoch end) that the CLI renders.
 
 One epoch: a seeded permutation of the training rows (unless full batch), batches gathered into one reused
-buffer, optional Gaussian input noise, back-propagation, an optimizer step. At the end of the epoch the
-validation/test metrics are computed, divergence and early stopping are checked.
+buffer, optional Gaussian input noise, back-propagation, an optimizer step, all in arrays allocated once per
+fit (nothing is allocated per batch). At the end of the epoch the validation metrics are computed (the test
+metrics at the end, or every train.test_every epochs), divergence and early stopping are checked.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .nn.network import Network
 from .nn.optimizers import Optimizer
 from .nn.schedules import Schedule
 from .data.splits import Split, TrainData
-from .metrics import accuracy_count, evaluate, higher_is_better
+from .metrics import EVAL_CHUNK, accuracy_count, evaluate, higher_is_better
+from .nn.noise import GaussianNoise
 
 @dataclass
 class Start:
@@ -155,22 +157,12 @@ class Trainer:
 
     def _fit(self, data: TrainData, events: Events | None, state: State | None,
              should_stop: Callable[[], bool], on_checkpoint: Callable[[State], None] | None) -> Result:
+        """The epoch loop; the batches are `_epoch`'s, the end-of-epoch row `_epoch_row`'s."""
         events = Events.of(events)
         state = state or State()
         tc = self.cfg.train
-        X, T, y = data.train.X, data.train.T, data.train.y
-        n = len(X)
-        bs = self.batch_size(n)
-        batches = math.ceil(n / bs)
-        full = bs == n
         monitor = self.monitor(data)
-        wd = self.cfg.weight_decay
-        noise = tc.input_noise
-        params = self.net.parameters()
-        Xbuf = np.empty((bs, X.shape[1]), dtype=X.dtype)
-        Tbuf = np.empty((bs, T.shape[1]), dtype=T.dtype)
-        ybuf = np.empty(bs, dtype=y.dtype) if y is not None else None
-
+        loop = _Loop(self, data)
         es = tc.early_stopping
         if es is not None and state.bad_epochs >= es.patience:  # a checkpoint written as it stopped
             return self._stopped_early(state, monitor)
@@ -181,59 +173,24 @@ class Trainer:
             lr = self.schedule.lr(epoch)
             started = time.perf_counter()
             if state.batch == 0:
-                state.perm = self.rng.permutation(n) if (tc.shuffle and not full) else None
+                state.perm = self.rng.permutation(loop.n) if (tc.shuffle and not loop.full) else None
                 state.loss_sum, state.correct, state.seen = 0.0, 0, 0
-            snapshot = [p.copy() for p in params]
-            while state.batch < batches:
-                lo = state.batch * bs
-                hi = min(lo + bs, n)
-                m = hi - lo
-                if full and not noise:
-                    Xb, Tb, yb = X, T, y
-                elif state.perm is None and not noise:
-                    Xb, Tb, yb = X[lo:hi], T[lo:hi], (y[lo:hi] if y is not None else None)
-                else:
-                    idx = state.perm[lo:hi] if state.perm is not None else np.arange(lo, hi)
-                    Xb, Tb = Xbuf[:m], Tbuf[:m]
-                    # mode="clip": the indices are valid, and the default mode="raise" buffers `out`,
-                    # which makes the gather about 3x slower
-                    np.take(X, idx, axis=0, out=Xb, mode="clip")
-                    np.take(T, idx, axis=0, out=Tb, mode="clip")
-                    yb = None
-                    if y is not None:
-                        yb = ybuf[:m]
-                        np.take(y, idx, out=yb, mode="clip")
-                    if noise:
-                        # fresh Gaussian input noise for every batch (acts like weight decay sigma^2)
-                        Xb += self.rng.normal(0.0, noise, Xb.shape).astype(X.dtype, copy=False)
-                value, grads, Y = self.net.backprop(Xb, Tb, self.loss, wd)
-                if not math.isfinite(value):
-                    return self._diverged(state, snapshot, epoch, f"the loss became {value}")
-                # A NaN or inf in any layer's Delta reaches every lower layer's Delta, and so the bias
-                # gradients (column sums of Delta): checking those is cheap. A weight that overflows on
-                # its own is caught after the epoch, going back to the weights at its start.
-                if not all_finite(grads[1::2]):
-                    return self._diverged(state, snapshot, epoch, "a gradient became NaN or infinite")
-                self.optimizer.step(params, grads, lr)
-                state.step += 1
-                state.batch += 1
-                state.loss_sum += float(value) * m  # a Python float: exact in a checkpoint's JSON
-                state.seen += m
-                if yb is not None:
-                    state.correct += accuracy_count(Y, yb)
-                events.on_batch(epoch, state.batch, batches)
-                if should_stop() and state.batch < batches:
-                    state.seconds += time.perf_counter() - started
-                    return Result("interrupted", state)
-            if not all_finite(params):
-                return self._diverged(state, snapshot, epoch, "a weight became NaN or infinite",
+            for kept, p in zip(loop.snapshot, loop.params):
+                np.copyto(kept, p)
+            failed = self._epoch(loop, state, epoch, lr, events, should_stop)
+            if failed is not None:
+                return failed
+            if state.batch < loop.batches:  # stopped inside the epoch
+                state.seconds += time.perf_counter() - started
+                return Result("interrupted", state)
+            if not all_finite(loop.params):
+                return self._diverged(state, loop.snapshot, epoch, "a weight became NaN or infinite",
                                       step=state.step)
             state.seconds += time.perf_counter() - started
-            row = self._epoch_row(state, epoch, lr, data)
+            row, stop = self._epoch_row(state, epoch, lr, data, monitor, loop)
             state.rows.append(row)
             state.epoch, state.batch = epoch, 0
             events.on_epoch(row)
-            stop = self._early_stopping(state, row, monitor)
             if on_checkpoint is not None and tc.checkpoint_every and epoch % tc.checkpoint_every == 0:
                 on_checkpoint(state)
             if stop:
@@ -241,6 +198,34 @@ class Trainer:
             if should_stop() and state.epoch < tc.epochs:
                 return Result("interrupted", state)
         return Result("completed", state)
+
+    def _epoch(self, loop: "_Loop", state: State, epoch: int, lr: float, events: Events,
+               should_stop: Callable[[], bool]) -> Result | None:
+        """The batches of one epoch from state.batch on: back-propagation, divergence check, optimizer
+        step. Returns a Result if training diverged; stops early (state.batch < batches) if asked to."""
+        wd = self.cfg.weight_decay
+        while state.batch < loop.batches:
+            Xb, Tb, yb = loop.batch(state)
+            value, grads, Y = self.net.backprop(Xb, Tb, self.loss, wd, work=loop.work)
+            if not math.isfinite(value):
+                return self._diverged(state, loop.snapshot, epoch, f"the loss became {value}")
+            # A NaN or inf in any layer's Delta reaches every lower layer's Delta, and so the bias
+            # gradients (column sums of Delta): checking those is cheap. A weight that overflows on
+            # its own is caught after the epoch, going back to the weights at its start.
+            if not all_finite(grads[1::2]):
+                return self._diverged(state, loop.snapshot, epoch, "a gradient became NaN or infinite")
+            self.optimizer.step(loop.params, grads, lr)
+            m = len(Xb)
+            state.step += 1
+            state.batch += 1
+            state.loss_sum += float(value) * m  # a Python float: exact in a checkpoint's JSON
+            state.seen += m
+            if yb is not None:
+                state.correct += accuracy_count(Y, yb)
+            events.on_batch(epoch, state.batch, loop.batches)
+            if should_stop() and state.batch < loop.batches:
+                return None
+        return None
 
     def _stopped_early(self, state: State, monitor: str) -> Result:
         es = self.cfg.train.early_stopping
@@ -251,17 +236,25 @@ class Trainer:
         return Result("early_stopped", state, f"no improvement of {monitor} for {es.patience} epochs; best "
                                               f"epoch {best}")
 
-    def _epoch_row(self, state: State, epoch: int, lr: float, data: TrainData) -> dict[str, Any]:
+    def _epoch_row(self, state: State, epoch: int, lr: float, data: TrainData, monitor: str,
+                   loop: "_Loop") -> tuple[dict[str, Any], bool]:
+        """The epoch's metrics row, and whether early stopping ends training now (which also tracks the
+        best epoch). The validation set is evaluated every epoch; the test set in the last epoch (the
+        planned last, or the one early stopping ends), every train.test_every epochs, and every epoch
+        when early stopping monitors a test metric."""
         row: dict[str, Any] = {"epoch": epoch, "step": state.step, "loss": float(state.loss_sum / state.seen)}
         if data.train.y is not None:
             row["accuracy"] = state.correct / state.seen
-        for name, split in (("val", data.val), ("test", data.test)):
-            if split is not None:
-                for k, v in evaluate(self.net, split, self.loss).items():
-                    row[f"{name}_{k}"] = float(v)
+        loop.evaluate_into(row, "val", data.val)
+        every = self.cfg.train.test_every
+        if epoch >= self.cfg.train.epochs or monitor.startswith("test_") or (every and epoch % every == 0):
+            loop.evaluate_into(row, "test", data.test)
+        stop = self._early_stopping(state, row, monitor)
+        if stop:
+            loop.evaluate_into(row, "test", data.test)
         row["lr"] = float(lr)
         row["seconds"] = round(state.seconds, 6)
-        return row
+        return row, stop
 
     def _early_stopping(self, state: State, row: dict[str, Any], monitor: str) -> bool:
         """Track the best epoch (always) and say whether early stopping should end training now."""
@@ -296,3 +289,67 @@ class Trainer:
                    f"learning rate (optimizer.lr={lr:g} -> {lr / 10:g}), a smaller init scale, or "
                    f"gradient-friendlier settings (weight_decay, batch_size)")
         return Result("diverged", state, message, {"epoch": epoch, "step": step})
+
+
+class _Loop:
+    """What one fit reuses for every batch and epoch: the training arrays, the batch arrays the rows are
+    gathered into (and noise added to), the network's workspaces for training and evaluation, and the
+    copy of the weights at the start of the epoch (for divergence)."""
+
+    def __init__(self, trainer: Trainer, data: TrainData):
+        tc = trainer.cfg.train
+        self.X, self.T, self.y = data.train.X, data.train.T, data.train.y
+        self.n = len(self.X)
+        self.bs = trainer.batch_size(self.n)
+        self.batches = math.ceil(self.n / self.bs)
+        self.full = self.bs == self.n
+        self.net = trainer.net
+        self.params = trainer.net.parameters()
+        self.snapshot = [np.empty_like(p) for p in self.params]
+        self.work = trainer.net.workspace(self.bs)
+        self.eval_work = None
+        self.eval_rows = min(EVAL_CHUNK, max(len(data.val or ()), len(data.test or ())))
+        self.noise = (GaussianNoise(tc.input_noise, trainer.rng, self.bs, self.X.shape[1], self.X.dtype)
+                      if tc.input_noise else None)
+        self.Xbuf = np.empty((self.bs, self.X.shape[1]), dtype=self.X.dtype)
+        self.Tbuf = np.empty((self.bs, self.T.shape[1]), dtype=self.T.dtype)
+        self.ybuf = np.empty(self.bs, dtype=self.y.dtype) if self.y is not None else None
+        self.loss = trainer.loss
+
+    def batch(self, state: State) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The rows of batch `state.batch` of the epoch (in state.perm's order): X (with fresh noise, on a
+        copy), T and the labels y. Contiguous rows without noise are views, nothing is copied."""
+        X, T, y = self.X, self.T, self.y
+        lo = state.batch * self.bs
+        hi = min(lo + self.bs, self.n)
+        m = hi - lo
+        if state.perm is None and self.noise is None:
+            return X[lo:hi], T[lo:hi], (y[lo:hi] if y is not None else None)
+        Xb, Tb = self.Xbuf[:m], self.Tbuf[:m]
+        yb = self.ybuf[:m] if y is not None else None
+        if state.perm is None:
+            np.copyto(Xb, X[lo:hi])
+            np.copyto(Tb, T[lo:hi])
+            if yb is not None:
+                np.copyto(yb, y[lo:hi])
+        else:
+            idx = state.perm[lo:hi]
+            # mode="clip": the indices are valid, and the default mode="raise" buffers `out`,
+            # which makes the gather about 3x slower
+            np.take(X, idx, axis=0, out=Xb, mode="clip")
+            np.take(T, idx, axis=0, out=Tb, mode="clip")
+            if yb is not None:
+                np.take(y, idx, out=yb, mode="clip")
+        if self.noise is not None:
+            # fresh Gaussian input noise for every batch (acts like weight decay sigma^2)
+            self.noise.add_to(Xb)
+        return Xb, Tb, yb
+
+    def evaluate_into(self, row: dict[str, Any], name: str, split: Split | None) -> None:
+        """Add `<name>_loss` (and `<name>_accuracy`) of the current weights on `split` to `row`."""
+        if split is None or f"{name}_loss" in row:
+            return
+        if self.eval_work is None:
+            self.eval_work = self.net.workspace(self.eval_rows)
+        for k, v in evaluate(self.net, split, self.loss, work=self.eval_work).items():
+            row[f"{name}_{k}"] = float(v)

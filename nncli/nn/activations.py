@@ -1,7 +1,14 @@
 """Activation functions. Each acts element-wise (softmax row-wise) on a batch Z of shape (N, units).
 
-`forward(z)` returns A = phi(Z). `backward(z, a, grad_a)` returns dL/dZ given dL/dA; derivatives are taken
-at Z (A is passed only where it gives the exact derivative more cheaply, e.g. tanh' = 1 - A^2).
+An activation defines `forward(z, out=None)`, A = phi(Z) (written into `out` when given; `out` may be `z`
+itself), and its derivative in one of two ways:
+- `backward(z, a, grad_a)`: dL/dZ given dL/dA, taken at Z (the general form);
+- or `backward_at_output(a, grad_a, out=None)`: dL/dZ from A = phi(Z) alone, for a phi' that is a function
+  of phi (relu: A > 0 exactly where Z > 0; sigmoid: A(1 - A); tanh: 1 - A^2; softmax: A * (G - rowsum(G A))).
+  It is the exact derivative at Z whenever A is this activation's forward(Z), and `out` may be `grad_a`.
+  The base class's `backward` then recomputes A = forward(Z) and calls it, so it never trusts a caller's
+  `a`; and the training loop, which computed A itself, overwrites a hidden layer's Z with A and applies
+  the derivative in place (`derivative_from_output`). Every built-in activation takes this second way.
 """
 
 from __future__ import annotations
@@ -35,11 +42,20 @@ class Activation:
             return None
         return (lo + hi) / 2, (hi - lo) / 2
 
-    def forward(self, z: np.ndarray) -> np.ndarray:
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward_at_output(self, a: np.ndarray, grad_a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """dL/dz at z; `a` is ignored (phi(z) is recomputed), so a wrong `a` cannot give a wrong derivative."""
+        return self.backward_at_output(self.forward(z), grad_a)
+
+    @property
+    def derivative_from_output(self) -> bool:
+        """True when the derivative is backward_at_output (this class does not override backward)."""
+        return type(self).backward is Activation.backward
 
 
 @ACTIVATIONS.register("linear", "identity")
@@ -48,42 +64,54 @@ class Linear(Activation):
 
     onnx_op = "Identity"
 
-    def forward(self, z):
-        return z
+    def forward(self, z, out=None):
+        if out is None or out is z:
+            return z
+        np.copyto(out, z)
+        return out
 
-    def backward(self, z, a, grad_a):
-        return grad_a
+    def backward_at_output(self, a, grad_a, out=None):
+        if out is None or out is grad_a:
+            return grad_a
+        np.copyto(out, grad_a)
+        return out
 
 
 @ACTIVATIONS.register("relu")
 class ReLU(Activation):
-    """phi(z) = max(z, 0); phi'(z) = 1 for z > 0, else 0 (0 at the kink)."""
+    """phi(z) = max(z, 0); phi'(z) = 1 for z > 0, else 0 (0 at the kink). a > 0 exactly where z > 0."""
 
     kinks = (0.0,)
     output_range = (0.0, np.inf)
     onnx_op = "Relu"
 
-    def forward(self, z):
-        return np.maximum(z, 0)
+    def forward(self, z, out=None):
+        return np.maximum(z, 0, out=out)
 
-    def backward(self, z, a, grad_a):
-        return grad_a * (z > 0)
+    def backward_at_output(self, a, grad_a, out=None):
+        return np.multiply(grad_a, a > 0, out=out)
 
 
 @ACTIVATIONS.register("leaky_relu")
 class LeakyReLU(Activation):
-    """phi(z) = z for z > 0, alpha z otherwise (alpha = 0.01); phi'(z) = 1 or alpha."""
+    """phi(z) = z for z > 0, alpha z otherwise (alpha = 0.01); phi'(z) = 1 or alpha. a > 0 exactly
+    where z > 0."""
 
     alpha = 0.01
     kinks = (0.0,)
     onnx_op = "LeakyRelu"
     onnx_attributes = {"alpha": alpha}
 
-    def forward(self, z):
-        return np.where(z > 0, z, z * z.dtype.type(self.alpha))
+    def forward(self, z, out=None):
+        negative = ~(z > 0)
+        if out is None:
+            out = z.copy()
+        elif out is not z:
+            np.copyto(out, z)
+        return np.multiply(out, z.dtype.type(self.alpha), out=out, where=negative)
 
-    def backward(self, z, a, grad_a):
-        return grad_a * np.where(z > 0, 1, self.alpha).astype(z.dtype, copy=False)
+    def backward_at_output(self, a, grad_a, out=None):
+        return np.multiply(grad_a, np.where(a > 0, 1, self.alpha).astype(a.dtype, copy=False), out=out)
 
 
 @ACTIVATIONS.register("sigmoid", "logistic")
@@ -93,14 +121,15 @@ class Sigmoid(Activation):
     output_range = (0.0, 1.0)
     onnx_op = "Sigmoid"
 
-    def forward(self, z):
+    def forward(self, z, out=None):
         # exp of a non-positive number only: e = exp(-|z|); sigma = 1/(1+e) for z >= 0, e/(1+e) otherwise
         e = np.exp(-np.abs(z))
-        return np.where(z >= 0, 1, e) / (1 + e)
+        numerator = np.where(z >= 0, 1, e)
+        return np.divide(numerator, np.add(1, e, out=e), out=out)
 
-    def backward(self, z, a, grad_a):
-        s = self.forward(z)  # at z, not from the caller's a (which may be rounded or a different array)
-        return grad_a * s * (1 - s)
+    def backward_at_output(self, a, grad_a, out=None):
+        out = np.multiply(grad_a, a, out=out)
+        return np.multiply(out, 1 - a, out=out)
 
 
 @ACTIVATIONS.register("tanh")
@@ -110,12 +139,13 @@ class Tanh(Activation):
     output_range = (-1.0, 1.0)
     onnx_op = "Tanh"
 
-    def forward(self, z):
-        return np.tanh(z)
+    def forward(self, z, out=None):
+        return np.tanh(z, out=out)
 
-    def backward(self, z, a, grad_a):
-        t = np.tanh(z)
-        return grad_a * (1 - t * t)
+    def backward_at_output(self, a, grad_a, out=None):
+        d = a * a
+        np.subtract(1, d, out=d)
+        return np.multiply(grad_a, d, out=out)
 
 
 @ACTIVATIONS.register("softmax")
@@ -131,10 +161,13 @@ class Softmax(Activation):
     onnx_op = "Softmax"
     onnx_attributes = {"axis": 1}  # rows: the same meaning in every opset (before 13, axis 1 of a 2-D input)
 
-    def forward(self, z):
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+    def forward(self, z, out=None):
+        m = z.max(axis=1, keepdims=True)
+        e = np.subtract(z, m, out=out)
+        np.exp(e, out=e)
+        return np.divide(e, e.sum(axis=1, keepdims=True), out=e)
 
-    def backward(self, z, a, grad_a):
-        s = self.forward(z)
-        return s * (grad_a - (grad_a * s).sum(axis=1, keepdims=True))
+    def backward_at_output(self, a, grad_a, out=None):
+        s = (grad_a * a).sum(axis=1, keepdims=True)
+        out = np.subtract(grad_a, s, out=out)
+        return np.multiply(a, out, out=out)

@@ -49,9 +49,10 @@ class Loss:
     def fused_value(self, z: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
 
-    def fused_delta(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """dL/dZ for the fused pair: (Y - T) / N."""
-        return (y - t) * y.dtype.type(1.0 / y.shape[0])
+    def fused_delta(self, y: np.ndarray, t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """dL/dZ for the fused pair: (Y - T) / N (into `out` when given)."""
+        out = np.subtract(y, t, out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
 
     def check_output(self, activation: str, units: int) -> str | None:
         """A message if this loss does not fit an output layer of `units` `activation` units, else None."""
@@ -120,16 +121,18 @@ class CategoricalCrossentropy(Loss):
             g = -t / y
         return np.where(t == 0, 0, g) / y.shape[0]
 
+    def fused_delta(self, y, t, out=None):
+        """dL/dZ = (Y * rowsum(T) - T) / N: the exact gradient of the value for any target rows; for
+        one-hot rows (rowsum 1, what nncli's classification targets are) bit for bit (Y - T) / N."""
+        out = np.multiply(y, t.sum(axis=1, keepdims=True), out=out)
+        np.subtract(out, t, out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
+
     def fused_value(self, z, t):
         # log softmax(z)_k = z_k - logsumexp(z)
         m = z.max(axis=1, keepdims=True)
         log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
         return float(-(t * log_p).sum() / z.shape[0])
-
-    def fused_delta(self, y, t):
-        """dL/dZ of E = -sum_k t_k log softmax(z)_k: (Y * rowsum(T) - T) / N. For one-hot rows rowsum(T) is
-        exactly 1, so this is bit for bit (Y - T) / N; multi-hot or unnormalised rows get their exact gradient."""
-        return (y * t.sum(axis=1, keepdims=True) - t) * y.dtype.type(1.0 / y.shape[0])
 
     def check_output(self, activation, units):
         if activation != "softmax":

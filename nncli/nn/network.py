@@ -67,21 +67,41 @@ class Network:
                               l.activation) for l in self.layers])
 
     # -- forward and backward -----------------------------------------------------------------
+    def workspace(self, rows: int) -> "Workspace":
+        """Reusable arrays for passes over batches of up to `rows` rows (see Workspace)."""
+        last = len(self.layers) - 1
+        in_place = [l < last and layer.activation.derivative_from_output for l, layer in enumerate(self.layers)]
+        return Workspace(self.sizes, rows, self.layers[0].W.dtype, in_place)
+
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """Y_L for a batch X (N, n_0); shape (N, n_L)."""
+        """Y_L for a batch X (N, n_0); shape (N, n_L). New arrays (see forward_into for reused ones)."""
         Y = X
         for layer in self.layers:
-            Y = layer.activation.forward(Y @ layer.W + layer.b)
+            Z = affine(Y, layer)
+            Y = layer.activation.forward(Z, out=Z)
         return Y
 
     def forward_all(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Every layer's pre-activation and output: Zs = [Z_1..Z_L], Ys = [Y_0 = X, Y_1..Y_L]."""
         Zs, Ys = [], [X]
         for layer in self.layers:
-            Z = Ys[-1] @ layer.W + layer.b
+            Z = affine(Ys[-1], layer)
             Zs.append(Z)
             Ys.append(layer.activation.forward(Z))
         return Zs, Ys
+
+    def forward_into(self, X: np.ndarray, work: "Workspace") -> tuple[np.ndarray, np.ndarray]:
+        """Z_L and Y_L (N, n_L) for a batch X of N <= work.rows rows, computed in the workspace's arrays
+        (views, valid until its next use): no allocation. Where the workspace says so, a hidden layer's
+        Z_l is overwritten by Y_l."""
+        n, last = len(X), len(self.layers) - 1
+        if n > work.rows:
+            raise ValueError(f"a batch of {n} rows does not fit a workspace of {work.rows} rows")
+        Y = X
+        for l, layer in enumerate(self.layers):
+            Z = affine(Y, layer, out=work.Z[l][:n])
+            Y = layer.activation.forward(Z, out=work.Y[l][:n])
+        return Z, Y
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0) -> float:
         """L(X, T) without gradients (the fused, stable value where the output layer allows it)."""
@@ -95,39 +115,44 @@ class Network:
 
     def loss_and_gradients(self, X: np.ndarray, T: np.ndarray, loss: Loss,
                            weight_decay: float = 0.0) -> tuple[float, list[np.ndarray]]:
-        """L and [dL/dW1, dL/db1, ...] for one batch (see `backprop`)."""
+        """L and [dL/dW1, dL/db1, ...] for one batch (see `backprop`), in new arrays."""
         value, grads, _ = self.backprop(X, T, loss, weight_decay)
         return value, grads
 
-    def backprop(self, X: np.ndarray, T: np.ndarray, loss: Loss,
-                 weight_decay: float = 0.0) -> tuple[float, list[np.ndarray], np.ndarray]:
+    def backprop(self, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0,
+                 work: "Workspace | None" = None) -> tuple[float, list[np.ndarray], np.ndarray]:
         """L, [dL/dW1, dL/db1, ...] and the outputs Y_L for one batch, by back-propagation.
 
         Delta_L = dL/dZ_L: Loss.fused_delta for the fused pairs, else phi_L'(Z_L) applied to dL/dY_L.
         dL/dW_l = Y_{l-1}^T Delta_l + lambda W_l,  dL/db_l = sum over rows of Delta_l,
-        Delta_{l-1} = (Delta_l W_l^T) * phi'_{l-1}(Z_{l-1})  (as an activation's backward).
+        Delta_{l-1} = (Delta_l W_l^T) * phi'_{l-1}(Z_{l-1})  (an activation's backward_at_output).
+        With `work` (the training loop's), everything is computed in its arrays and the gradients and
+        Y_L returned are views of them, valid until its next use; without, in a fresh workspace.
         """
-        Zs, Ys = self.forward_all(X)
-        value = self.data_loss(Zs[-1], Ys[-1], T, loss) + self.decay_value(weight_decay)
-        delta = self.output_delta(Zs[-1], Ys[-1], T, loss)
-        grads: list[np.ndarray] = [None] * (2 * len(self.layers))  # type: ignore[list-item]
+        work = work if work is not None else self.workspace(len(X))
+        n = len(X)
+        Z, Y = self.forward_into(X, work)
+        value = self.data_loss(Z, Y, T, loss) + self.decay_value(weight_decay)
+        D, gW, gb = work.gradient_arrays()
+        delta = self.output_delta(Z, Y, T, loss, out=D[-1][:n])
         for l in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[l]
-            gW = Ys[l].T @ delta
+            below = X if l == 0 else work.Y[l - 1][:n]  # Y_{l-1}
+            np.matmul(below.T, delta, out=gW[l])
             if weight_decay:
-                gW += layer.W.dtype.type(weight_decay) * layer.W
-            grads[2 * l] = gW
-            grads[2 * l + 1] = delta.sum(axis=0)
+                gW[l] += np.multiply(layer.W, layer.W.dtype.type(weight_decay), out=work.decay_array(l))
+            np.sum(delta, axis=0, out=gb[l])
             if l > 0:
-                below = self.layers[l - 1]
-                delta = below.activation.backward(Zs[l - 1], Ys[l], delta @ layer.W.T)
-        return value, grads, Ys[-1]
+                grad = np.matmul(delta, layer.W.T, out=D[l - 1][:n])  # dL/dY_{l-1}
+                delta = through(self.layers[l - 1].activation, work.Z[l - 1][:n], below, grad)
+        return value, [g for pair in zip(gW, gb) for g in pair], Y
 
-    def output_delta(self, Z: np.ndarray, Y: np.ndarray, T: np.ndarray, loss: Loss) -> np.ndarray:
-        """dL/dZ_L of the data term."""
+    def output_delta(self, Z: np.ndarray, Y: np.ndarray, T: np.ndarray, loss: Loss,
+                     out: np.ndarray | None = None) -> np.ndarray:
+        """dL/dZ_L of the data term (Y must be the output activation of Z); the fused delta into `out`."""
         if self.is_fused(loss):
-            return loss.fused_delta(Y, T)
-        return self.layers[-1].activation.backward(Z, Y, loss.gradient(Y, T))
+            return loss.fused_delta(Y, T, out=out)
+        return through(self.layers[-1].activation, Z, Y, loss.gradient(Y, T))
 
     def is_fused(self, loss: Loss) -> bool:
         return loss.fused_activation is not None and loss.fused_activation == self.layers[-1].activation.name
@@ -141,3 +166,51 @@ class Network:
         if not weight_decay:
             return 0.0
         return 0.5 * weight_decay * float(sum(np.vdot(l.W, l.W) for l in self.layers))
+
+
+def affine(Y: np.ndarray, layer: Dense, out: np.ndarray | None = None) -> np.ndarray:
+    """Z = Y W + b for one layer (into `out` when given): one matrix product, the bias added in place."""
+    Z = np.matmul(Y, layer.W, out=out)
+    return np.add(Z, layer.b, out=Z)
+
+
+def through(activation: Activation, Z: np.ndarray, Y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """dL/dZ from dL/dY = `grad` for Y = phi(Z): in place from Y where the activation's derivative is
+    backward_at_output (then Z may already hold Y), else its backward at Z (a new array)."""
+    if activation.derivative_from_output:
+        return activation.backward_at_output(Y, grad, out=grad)
+    return activation.backward(Z, Y, grad)
+
+
+class Workspace:
+    """The arrays of forward and backward passes over batches of up to `rows` rows, allocated once and
+    reused by every batch (a smaller batch uses views of their first rows), so that training allocates
+    nothing per batch:
+
+      Z[l], Y[l]  (rows, n_l)  pre-activation and output of layer l; one array where in_place[l] (hidden
+                               layers whose derivative comes from the output: Z_l is overwritten by Y_l)
+      D[l]        (rows, n_l)  Delta_l;  gW[l], gb[l]: the gradients;  decay[l]: lambda W_l
+    D, gW and gb are made by the first backward pass and decay by the first with weight decay, so a
+    workspace used only for evaluation holds Z and Y alone."""
+
+    def __init__(self, sizes: list[int], rows: int, dtype, in_place: list[bool]):
+        self.sizes, self.rows, self.dtype = list(sizes), int(rows), np.dtype(dtype)
+        self.Z = [np.empty((self.rows, n), self.dtype) for n in self.sizes[1:]]
+        self.Y = [Z if same else np.empty_like(Z) for Z, same in zip(self.Z, in_place)]
+        self._gradients: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None = None
+        self._decay: list[np.ndarray | None] = [None] * (len(self.sizes) - 1)
+
+    def gradient_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """(D, gW, gb), made on first use."""
+        if self._gradients is None:
+            shapes = list(zip(self.sizes[:-1], self.sizes[1:]))
+            self._gradients = ([np.empty((self.rows, n), self.dtype) for n in self.sizes[1:]],
+                               [np.empty(s, self.dtype) for s in shapes],
+                               [np.empty(n, self.dtype) for _, n in shapes])
+        return self._gradients
+
+    def decay_array(self, l: int) -> np.ndarray:
+        """An array of W_l's shape for lambda W_l, made on first use."""
+        if self._decay[l] is None:
+            self._decay[l] = np.empty((self.sizes[l], self.sizes[l + 1]), self.dtype)
+        return self._decay[l]

@@ -24,6 +24,7 @@ class Optimizer:
         self.options = self.Options(**options)
         self.t = 0  # number of steps taken
         self.slots: dict[str, list[np.ndarray]] = {}
+        self._scratch: dict[tuple[int, int], np.ndarray] = {}  # not state: temporaries, reused
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         raise NotImplementedError
@@ -32,6 +33,15 @@ class Optimizer:
         if key not in self.slots:
             self.slots[key] = [np.zeros_like(p) for p in params]
         return self.slots[key]
+
+    def _temp(self, i: int, p: np.ndarray, k: int = 0) -> np.ndarray:
+        """Scratch array k for parameter i (p's shape and dtype), reused across steps: an update
+        allocates nothing."""
+        key = (i, k)
+        a = self._scratch.get(key)
+        if a is None or a.shape != p.shape or a.dtype != p.dtype:
+            a = self._scratch[key] = np.empty_like(p)
+        return a
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays to checkpoint: {"t": step count, "<slot>.<i>": moment arrays}."""
@@ -66,16 +76,20 @@ class SGD(Optimizer):
         self.t += 1
         mu = self.options.momentum
         if mu == 0:
-            for p, g in zip(params, grads):
-                p -= p.dtype.type(lr) * g
+            for i, (p, g) in enumerate(zip(params, grads)):
+                p -= np.multiply(g, p.dtype.type(lr), out=self._temp(i, p))
             return
-        for p, g, v in zip(params, grads, self._slot("velocity", params)):
-            v *= v.dtype.type(mu)
+        for i, (p, g, v) in enumerate(zip(params, grads, self._slot("velocity", params))):
+            dt = p.dtype.type
+            v *= dt(mu)
             v += g
-            if self.options.nesterov:
-                p -= p.dtype.type(lr) * (g + v.dtype.type(mu) * v)
+            step = self._temp(i, p)
+            if self.options.nesterov:  # lr (g + mu v)
+                np.add(g, np.multiply(v, dt(mu), out=step), out=step)
+                step *= dt(lr)
             else:
-                p -= p.dtype.type(lr) * v
+                np.multiply(v, dt(lr), out=step)
+            p -= step
 
 
 class AdamOptions(Options):
@@ -97,10 +111,17 @@ class Adam(Optimizer):
         b1, b2, eps = self.options.beta1, self.options.beta2, self.options.eps
         c1 = 1 - b1 ** self.t
         c2 = 1 - b2 ** self.t
-        for p, g, m, v in zip(params, grads, self._slot("m", params), self._slot("v", params)):
+        for i, (p, g, m, v) in enumerate(zip(params, grads, self._slot("m", params), self._slot("v", params))):
             dt = p.dtype.type
+            t, u = self._temp(i, p, 0), self._temp(i, p, 1)
             m *= dt(b1)
-            m += dt(1 - b1) * g
+            m += np.multiply(g, dt(1 - b1), out=t)
             v *= dt(b2)
-            v += dt(1 - b2) * (g * g)
-            p -= dt(lr / c1) * m / (np.sqrt(v * dt(1 / c2)) + dt(eps))
+            np.multiply(g, g, out=t)
+            v += np.multiply(t, dt(1 - b2), out=t)
+            # (lr / c1) m / (sqrt(v / c2) + eps), in that order of operations
+            np.multiply(v, dt(1 / c2), out=t)
+            np.sqrt(t, out=t)
+            t += dt(eps)
+            np.multiply(m, dt(lr / c1), out=u)
+            p -= np.divide(u, t, out=u)
