@@ -18,7 +18,7 @@ from nncli.nn.losses import LOSSES
 from nncli.nn.network import Network
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.schedules import SCHEDULES
-from nncli.train import Trainer
+from nncli.trainer import Trainer
 
 
 # -- the unoptimised formulas (what the engine computed before it reused arrays) ---------------------
@@ -149,6 +149,10 @@ def test_fused_deltas_equal_the_formula_and_soft_targets_get_the_exact_gradient(
         expected = (Y - T) * dtype(1.0 / 6)
         assert same_bits(loss.fused_delta(Y, T), expected)
         assert loss.fused_delta(Y, T, out=out) is out and same_bits(out, expected)
+    Z = rng.normal(0, 3, size=(6, 4)).astype(dtype)
+    m = Z.max(axis=1, keepdims=True)
+    ref_value = float(-(T * (Z - m - np.log(np.exp(Z - m).sum(axis=1, keepdims=True)))).sum() / 6)
+    assert LOSSES.get("categorical_crossentropy")().fused_value(Z, T) == ref_value
     # softmax + cross-entropy with targets whose rows do not sum to 1: d/dz of -sum t log softmax(z)
     cce, soft = LOSSES.get("categorical_crossentropy")(), ACTIVATIONS.get("softmax")()
     Z = rng.normal(size=(5, 3))

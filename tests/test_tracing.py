@@ -23,7 +23,8 @@ from nncli import gradient_check as gc
 from nncli import jsonable, tracing
 from nncli.batches import random_targets
 from nncli.nn.losses import LOSSES
-from nncli.nn.network import Network
+from nncli.nn import network as network_module
+from nncli.nn.network import Network, Workspace
 
 DOC = ROOT / "docs" / "backprop.md"
 
@@ -46,26 +47,28 @@ def random_case(sizes, activations, loss_name, n=5, seed=0):
 
 
 def spy_on_backprop(monkeypatch, net, X, T, loss, wd):
-    """Run Network.backprop with its helpers wrapped, recording what it computed inside: Zs and Ys of
-    forward_all, output_delta's Delta_L, and every activation backward (the Deltas below)."""
-    seen = {"forward": [], "output_delta": [], "backward": []}
+    """Run Network.backprop in a workspace that keeps every Z_l and Y_l apart, recording what it computed
+    inside: its Zs and Ys, output_delta's Delta_L, and every Delta below it (through an activation's
+    derivative). Copies: the workspace's arrays are reused within the pass."""
+    seen = {"output_delta": [], "backward": []}
 
-    def wrap(owner, name, key):
+    def record(owner, name, key):
         original = getattr(owner, name)
 
-        def spy(self, *args, **kwargs):
-            result = original(self, *args, **kwargs)
-            seen[key].append(result)
+        def spy(*args, **kwargs):
+            result = original(*args, **kwargs)
+            seen[key].append(result.copy())
             return result
         monkeypatch.setattr(owner, name, spy)
 
-    wrap(Network, "forward_all", "forward")
-    wrap(Network, "output_delta", "output_delta")
-    for cls in {type(layer.activation) for layer in net.layers}:
-        wrap(cls, "backward", "backward")
-    value, grads, Y = net.backprop(X, T, loss, wd)
+    record(Network, "output_delta", "output_delta")
+    record(network_module, "through", "backward")
+    L, n = len(net.layers), len(X)
+    work = Workspace(net.sizes, n, net.layers[0].W.dtype, [False] * L)
+    value, grads, Y = net.backprop(X, T, loss, wd, work=work)
     monkeypatch.undo()
-    return seen, value, grads, Y
+    seen["forward"] = [([work.Z[l][:n].copy() for l in range(L)], [X] + [work.Y[l][:n].copy() for l in range(L)])]
+    return seen, value, [g.copy() for g in grads], Y.copy()
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])

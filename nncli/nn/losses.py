@@ -130,8 +130,8 @@ class CategoricalCrossentropy(Loss):
 
     def fused_value(self, z, t):
         # log softmax(z)_k = z_k - logsumexp(z)
-        m = z.max(axis=1, keepdims=True)
-        log_p = z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+        zm = z - z.max(axis=1, keepdims=True)
+        log_p = zm - np.log(np.exp(zm).sum(axis=1, keepdims=True))
         return float(-(t * log_p).sum() / z.shape[0])
 
     def check_output(self, activation, units):

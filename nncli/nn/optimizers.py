@@ -24,7 +24,8 @@ class Optimizer:
         self.options = self.Options(**options)
         self.t = 0  # number of steps taken
         self.slots: dict[str, list[np.ndarray]] = {}
-        self._scratch: dict[tuple[int, int], np.ndarray] = {}  # not state: temporaries, reused
+        self._scratch_for: list[np.ndarray] = []  # the parameter arrays _scratch was made for
+        self._scratch: list[list[np.ndarray]] = [[]]
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         raise NotImplementedError
@@ -34,14 +35,15 @@ class Optimizer:
             self.slots[key] = [np.zeros_like(p) for p in params]
         return self.slots[key]
 
-    def _temp(self, i: int, p: np.ndarray, k: int = 0) -> np.ndarray:
-        """Scratch array k for parameter i (p's shape and dtype), reused across steps: an update
-        allocates nothing."""
-        key = (i, k)
-        a = self._scratch.get(key)
-        if a is None or a.shape != p.shape or a.dtype != p.dtype:
-            a = self._scratch[key] = np.empty_like(p)
-        return a
+    def _temps(self, params: list[np.ndarray], k: int) -> list[list[np.ndarray]]:
+        """k scratch arrays per parameter (its shape and dtype), made for these parameter arrays once and
+        reused by every step: an update allocates nothing. Not state (a checkpoint does not hold them)."""
+        made = self._scratch_for
+        if (len(made) != len(params) or not self._scratch or len(self._scratch[0]) < k
+                or any(a is not p for a, p in zip(made, params))):
+            self._scratch_for = list(params)
+            self._scratch = [[np.empty_like(p) for _ in range(k)] for p in params]
+        return self._scratch
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays to checkpoint: {"t": step count, "<slot>.<i>": moment arrays}."""
@@ -75,20 +77,21 @@ class SGD(Optimizer):
     def step(self, params, grads, lr):
         self.t += 1
         mu = self.options.momentum
+        dt = params[0].dtype.type if params else float
+        lr_, mu_ = dt(lr), dt(mu)
         if mu == 0:
-            for i, (p, g) in enumerate(zip(params, grads)):
-                p -= np.multiply(g, p.dtype.type(lr), out=self._temp(i, p))
+            for p, g, (step,) in zip(params, grads, self._temps(params, 1)):
+                p -= np.multiply(g, lr_, out=step)
             return
-        for i, (p, g, v) in enumerate(zip(params, grads, self._slot("velocity", params))):
-            dt = p.dtype.type
-            v *= dt(mu)
+        nesterov = self.options.nesterov
+        for p, g, v, (step,) in zip(params, grads, self._slot("velocity", params), self._temps(params, 1)):
+            v *= mu_
             v += g
-            step = self._temp(i, p)
-            if self.options.nesterov:  # lr (g + mu v)
-                np.add(g, np.multiply(v, dt(mu), out=step), out=step)
-                step *= dt(lr)
+            if nesterov:  # lr (g + mu v)
+                np.add(g, np.multiply(v, mu_, out=step), out=step)
+                step *= lr_
             else:
-                np.multiply(v, dt(lr), out=step)
+                np.multiply(v, lr_, out=step)
             p -= step
 
 
@@ -111,17 +114,19 @@ class Adam(Optimizer):
         b1, b2, eps = self.options.beta1, self.options.beta2, self.options.eps
         c1 = 1 - b1 ** self.t
         c2 = 1 - b2 ** self.t
-        for i, (p, g, m, v) in enumerate(zip(params, grads, self._slot("m", params), self._slot("v", params))):
-            dt = p.dtype.type
-            t, u = self._temp(i, p, 0), self._temp(i, p, 1)
-            m *= dt(b1)
-            m += np.multiply(g, dt(1 - b1), out=t)
-            v *= dt(b2)
+        dt = params[0].dtype.type if params else float
+        b1_, one_b1, b2_, one_b2 = dt(b1), dt(1 - b1), dt(b2), dt(1 - b2)
+        inv_c2, eps_, lr_c1 = dt(1 / c2), dt(eps), dt(lr / c1)
+        temps = self._temps(params, 2)
+        for p, g, m, v, (t, u) in zip(params, grads, self._slot("m", params), self._slot("v", params), temps):
+            m *= b1_
+            m += np.multiply(g, one_b1, out=t)
+            v *= b2_
             np.multiply(g, g, out=t)
-            v += np.multiply(t, dt(1 - b2), out=t)
+            v += np.multiply(t, one_b2, out=t)
             # (lr / c1) m / (sqrt(v / c2) + eps), in that order of operations
-            np.multiply(v, dt(1 / c2), out=t)
+            np.multiply(v, inv_c2, out=t)
             np.sqrt(t, out=t)
-            t += dt(eps)
-            np.multiply(m, dt(lr / c1), out=u)
+            t += eps_
+            np.multiply(m, lr_c1, out=u)
             p -= np.divide(u, t, out=u)
