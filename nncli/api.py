@@ -29,7 +29,7 @@ from .errors import ConfigError, NncliError, argument
 from .resuming import open_resume
 from .run import Run, load_run as _load_run
 from .runner import execute, in_memory, prepare, start
-from .trainer import Events
+from .events import Events
 
 Overrides = Iterable[str] | Mapping[str, Any] | None
 

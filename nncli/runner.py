@@ -35,7 +35,8 @@ from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 from .runs import MemoryRun, RunDir
 from .summary import summary
-from .trainer import Events, EventsList, Result, Start, State, Trainer
+from .events import Events, EventsList, Start
+from .trainer import Result, State, Trainer
 
 
 def rngs(seed: int) -> dict[str, np.random.Generator]:

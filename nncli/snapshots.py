@@ -24,7 +24,8 @@ import numpy as np
 from .errors import RunDirError
 from .nn.network import Network
 from .npyfiles import read_npz
-from .trainer import Events, Result
+from .events import Events
+from .trainer import Result
 
 AUTO = 20  # snapshots when the config leaves train.snapshots out: 2-D inputs and small networks
 AUTO_MAX_PARAMETERS = 10_000

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import RunDirError
 from .extras import require
 from .nn.network import Network
-from .trainer import Events, Start
+from .events import Events, Start
 
 HISTOGRAMS = 50  # histograms per tensor over a run, when train.tensorboard_histograms is not set
 HISTOGRAM_BINS = 30  # as many as TensorBoard draws

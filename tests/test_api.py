@@ -18,7 +18,7 @@ import pytest
 import nncli
 from nncli import runner
 from nncli.errors import ConfigError
-from nncli.trainer import Events, Start
+from nncli.events import Events, Start
 
 ROOT = Path(__file__).resolve().parent.parent
 XOR = ROOT / "configs" / "xor.yaml"

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import plots
-from ..trainer import Events, Start
+from ..events import Events, Start
 from .style import STATUS_STYLE, fmt
 
 REFRESH_SECONDS = 0.1  # the live view is updated at most ~10 times a second
