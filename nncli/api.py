@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from . import config as config_mod
-from . import exporting
 from . import gradient_check as gradcheck_mod
-from . import tracing
 from .config import Config
 from .errors import ConfigError, NncliError, argument
 from .resuming import open_resume
@@ -149,23 +147,30 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
 
 
 def export(run: str | Path | Run, format: str = "onnx", out: str | Path | None = None, *,
-           opset: int | None = None, check: bool = False) -> exporting.Exported:
+           opset: int | None = None, check: bool = False) -> "exporting.Exported":
     """Write a run (a run directory or a Run) for another tool: `format` "onnx" (the network as an ONNX
     model, default RUN_DIR/model.onnx; `opset`; `check` runs it with onnxruntime on the run's test rows and
     compares with nncli's outputs) or "tensorboard" (event files of metrics.csv and the final weights in
     OUT/<run name>/, default OUT ./tensorboard). Needs the extra nncli[onnx] or nncli[tensorboard]."""
     if not isinstance(run, Run):
         run = load_run(run)
+    from . import exporting  # lazy on purpose: start-up time of `nncli train`, which never exports
+
     return exporting.export(run, format, out, opset=opset, check=check)
 
 
 def trace(config: str | Path | Config | Mapping[str, Any], overrides: Overrides = None, *,
           rows: int | None = None, per_sample: bool = False, step: bool = False, random_data: bool = False,
-          max_params: int = tracing.DEFAULT_MAX_PARAMS) -> tracing.Trace:
+          max_params: int | None = None) -> "tracing.Trace":
     """One step of back-propagation with the network's own numbers (docs/backprop.md's quantities): the
     network `config` builds, or a run directory's trained weights, on `rows` seeded rows of its training
     data. `per_sample` adds the per-sample gradients (N, fan_in, fan_out); `step` the optimizer's update.
-    What `nncli trace` prints (`.quantities`, `.get(name)`, `.to_dict()`)."""
+    What `nncli trace` prints (`.quantities`, `.get(name)`, `.to_dict()`). `max_params`: central differences
+    for at most this many entries per tensor (default tracing.DEFAULT_MAX_PARAMS)."""
+    from . import tracing  # lazy on purpose: start-up time of `nncli train`, which never traces
+
+    if max_params is None:
+        max_params = tracing.DEFAULT_MAX_PARAMS
     options = dict(rows=rows, per_sample=per_sample, step=step, random_data=random_data, max_params=max_params)
     if isinstance(config, (str, Path)) and Path(config).is_dir():
         cfg, epoch = tracing.run_config(config, overrides)

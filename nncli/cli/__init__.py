@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import platform
-from importlib.metadata import version as installed_version
 from typing import Any, Optional
 
 import typer
@@ -67,6 +66,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:  # numpy's version from its installed metadata: no need to import it
+        from importlib.metadata import version as installed_version  # lazy on purpose: 40 ms of start-up
+
         typer.echo(f"nncli {__version__} (numpy {installed_version('numpy')}, Python {platform.python_version()})")
         raise typer.Exit(0)
 
