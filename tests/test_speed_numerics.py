@@ -269,7 +269,8 @@ def test_a_shuffled_training_run_equals_the_plain_loop_bit_for_bit(dtype, optimi
     """The Trainer (gathered batches, workspace, in-place updates) against the loop written out with the
     unoptimised formulas: the same permutations from the same Generator, 3 epochs of batches of 16 out
     of 70 rows (the last batch has 6), weight decay on."""
-    cfg = C.validate({"seed": 0, "dtype": dtype, "data": "xor", "weight_decay": 0.01, "loss": "categorical_crossentropy",
+    cfg = C.validate({"seed": 0, "dtype": dtype, "data": "xor", "weight_decay": 0.01,
+                      "loss": "categorical_crossentropy",
                       "model": {"layers": [{"units": 8, "activation": "relu"}, {"units": 6, "activation": "tanh"},
                                            {"units": 3, "activation": "softmax"}]},
                       "optimizer": optimizer, "train": {"epochs": 3, "batch_size": 16}})

@@ -94,7 +94,7 @@ class Network:
         """Z_L and Y_L (N, n_L) for a batch X of N <= work.rows rows, computed in the workspace's arrays
         (views, valid until its next use): no allocation. Where the workspace says so, a hidden layer's
         Z_l is overwritten by Y_l."""
-        n, last = len(X), len(self.layers) - 1
+        n = len(X)
         if n > work.rows:
             raise ValueError(f"a batch of {n} rows does not fit a workspace of {work.rows} rows")
         Y = X
