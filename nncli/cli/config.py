@@ -13,16 +13,13 @@ from .. import api, runner
 from ..config_schema import json_schema
 from ..errors import ConfigError, argument
 from ..model import architecture
-from .completion import config_files, key_values
+from .completion import config_argument, overrides_argument
 from .errors import err_console, handle_errors
 
 
 def config(
-    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False,
-                                            autocompletion=config_files),
-    overrides: Optional[list[str]] = typer.Argument(
-        None, help="KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
-        "model.layers.0.units=4", show_default=False, autocompletion=key_values),
+    config: Optional[Path] = config_argument(),
+    overrides: Optional[list[str]] = overrides_argument(),
     seed: Optional[int] = typer.Option(None, "--seed", help="override the config's seed"),
     as_json: bool = typer.Option(False, "--json", help="print the config, architecture, parameter count and "
                                  "data sizes as JSON on stdout"),

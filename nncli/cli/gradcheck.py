@@ -23,7 +23,7 @@ from .. import gradient_suite as suite_mod
 from ..errors import ConfigError, GradcheckFailed, argument
 from ..nn.activations import ACTIVATIONS
 from ..nn.losses import LOSSES
-from .completion import config_files, key_values
+from .completion import config_argument, overrides_argument
 from .errors import handle_errors
 from .style import fmt
 
@@ -125,10 +125,8 @@ def _suite_failure(suite: suite_mod.SuiteReport) -> str:
 
 
 def gradcheck(
-    config: Optional[Path] = typer.Argument(
-        None, help="YAML config to check (none: the built-in suite)", show_default=False, autocompletion=config_files),
-    overrides: Optional[list[str]] = typer.Argument(
-        None, help="KEY=VALUE overrides, e.g. model.layers.0.units=16", show_default=False, autocompletion=key_values),
+    config: Optional[Path] = config_argument("YAML config to check (none: the built-in suite)"),
+    overrides: Optional[list[str]] = overrides_argument("KEY=VALUE overrides, e.g. model.layers.0.units=16"),
     samples: Optional[int] = typer.Option(
         None, "--samples", help=f"rows of the training data in the batch (default {gc.DEFAULT_SAMPLES})",
         show_default=False),

@@ -18,6 +18,7 @@ from .. import api, jsonable
 from ..metrics import higher_is_better
 from ..sweeps import SweepEvents
 from .errors import err_console, handle_errors
+from .completion import config_argument, overrides_argument
 from .groups import group_table
 from .style import STATUS_STYLE, fmt
 from .train import StopRequest, stop_on_signals
@@ -89,9 +90,8 @@ class SweepProgress(SweepEvents):
 
 
 def sweep(
-    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False),
-    overrides: Optional[list[str]] = typer.Argument(None, help="KEY=VALUE overrides applied to every point",
-                                                    show_default=False),
+    config: Optional[Path] = config_argument(),
+    overrides: Optional[list[str]] = overrides_argument("KEY=VALUE overrides applied to every point"),
     param: Optional[list[str]] = typer.Option(
         None, "--param", "-p", metavar="KEY=V1,V2,...", show_default=False,
         help="a swept key and its values, read as YAML (values with commas: a YAML flow list, "

@@ -20,6 +20,7 @@ from rich.text import Text
 from .. import api, jsonable
 from ..tracing import DEFAULT_MAX_PARAMS, DEFAULT_ROWS, Quantity, Trace, max_rel_error
 from .charts import heatmap
+from .completion import config_argument, overrides_argument
 from .errors import handle_errors
 from .style import fmt
 
@@ -217,10 +218,9 @@ def render(console: Console, t: Trace, source: str) -> None:
 
 
 def trace(
-    config: Path = typer.Argument(..., help="a YAML config (its initial network) or a run directory (its "
-                                  "trained weights)", show_default=False),
-    overrides: Optional[list[str]] = typer.Argument(
-        None, help="KEY=VALUE overrides, e.g. weight_decay=0.01", show_default=False),
+    config: Path = config_argument("a YAML config (its initial network) or a run directory (its trained weights)",
+                                   required=True, runs=True),
+    overrides: Optional[list[str]] = overrides_argument("KEY=VALUE overrides, e.g. weight_decay=0.01"),
     rows: Optional[int] = typer.Option(None, "--rows", help=f"seeded rows of the training data in the batch "
                                        f"(default {DEFAULT_ROWS}, or all of them when there are fewer)",
                                        show_default=False),

@@ -15,7 +15,7 @@ import typer
 
 from .. import api
 from ..errors import ConfigError, argument
-from .completion import config_files, key_values, run_dirs
+from .completion import config_argument, overrides_argument, run_dirs
 from .errors import err_console, handle_errors
 from .render import TrainProgress, print_summary
 
@@ -59,11 +59,8 @@ def stop_on_signals(request: StopRequest | None = None) -> Iterator[StopRequest]
 
 
 def train(
-    config: Optional[Path] = typer.Argument(None, help="YAML config, e.g. configs/xor.yaml", show_default=False,
-                                            autocompletion=config_files),
-    overrides: Optional[list[str]] = typer.Argument(
-        None, help="KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
-        "model.layers.0.units=4", show_default=False, autocompletion=key_values),
+    config: Optional[Path] = config_argument(),
+    overrides: Optional[list[str]] = overrides_argument(),
     out: Optional[Path] = typer.Option(None, "--out", help="the run directory itself (must not exist)"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent of automatically named run dirs"),
     seed: Optional[int] = typer.Option(None, "--seed", help="override the config's seed"),
