@@ -247,11 +247,7 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     try:
         result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop,
                                on_checkpoint=progress if every else None)
-        if recorder:
-            es = p.cfg.train.early_stopping
-            recorder.finish(result, es is not None and es.restore_best and result.state.best_weights is not None)
-            if len(recorder.record):
-                run.write_snapshots(recorder.record.arrays())
+        _finish_snapshots(p, run, recorder, result)
         if result.status == "interrupted" or (result.status == "completed" and every):
             run.write_checkpoint(checkpoint.arrays(p.trainer, result.state, n))
         elif result.status == "completed":
@@ -267,6 +263,16 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     s = {**summary(p, result, time.perf_counter() - started, command), **extra}
     run.write_summary(s)
     return s
+
+
+def _finish_snapshots(p: Prepared, run: RunDir | MemoryRun, recorder: snapshots.Recorder | None,
+                      result: Result) -> None:
+    """The last snapshot (the restored best weights after early stopping) and snapshots.npz."""
+    if recorder:
+        es = p.cfg.train.early_stopping
+        recorder.finish(result, es is not None and es.restore_best and result.state.best_weights is not None)
+        if len(recorder.record):
+            run.write_snapshots(recorder.record.arrays())
 
 
 def live_tensorboard(p: Prepared, run: RunDir | MemoryRun) -> tensorboard.LiveEvents | None:

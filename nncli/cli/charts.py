@@ -137,14 +137,7 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
                 out.append(" ")
         out.append("\n")
     out.append(" " * (label_w - 1) + "└" + "─" * cols + "\n", style="dim")
-    integral = float(x_lo).is_integer() and float(x_hi).is_integer()
-    middle = x_lo / 2 + x_hi / 2
-    middle = round(middle) if integral else middle
-    left, mid, right = fmt_num(x_lo), fmt_num(middle), fmt_num(x_hi)
-    axis = [" "] * (cols + label_w)
-    for pos, s in ((label_w, left), (label_w + cols // 2 - len(mid) // 2, mid), (label_w + cols - len(right), right)):
-        axis[pos:pos + len(s)] = list(s)
-    out.append("".join(axis).rstrip() + f"  {x_label}\n", style="dim")
+    out.append(_x_axis(x_lo, x_hi, cols, label_w) + f"  {x_label}\n", style="dim")
     legend = Text(" " * label_w)
     for k, name in enumerate(names):
         legend.append("━━ ", style=PALETTE[k % len(PALETTE)])
@@ -170,6 +163,18 @@ def axis_range(values: np.ndarray) -> tuple[float, float]:
 def fraction(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Where v lies between lo (0) and hi (1), computed with halves so that no difference overflows."""
     return (v / 2 - lo / 2) / (hi / 2 - lo / 2)
+
+
+def _x_axis(x_lo: float, x_hi: float, cols: int, label_w: int) -> str:
+    """The x axis labels: the first, middle and last value under the plot area."""
+    integral = float(x_lo).is_integer() and float(x_hi).is_integer()
+    middle = x_lo / 2 + x_hi / 2  # halves: no overflow for axes near 1e308
+    middle = round(middle) if integral else middle
+    left, mid, right = fmt_num(x_lo), fmt_num(middle), fmt_num(x_hi)
+    axis = [" "] * (cols + label_w)
+    for pos, s in ((label_w, left), (label_w + cols // 2 - len(mid) // 2, mid), (label_w + cols - len(right), right)):
+        axis[pos:pos + len(s)] = list(s)
+    return "".join(axis).rstrip()
 
 
 # -- heatmaps -------------------------------------------------------------------------------------

@@ -153,15 +153,7 @@ def gradcheck(
             raise ConfigError(f"{config} looks like a KEY=VALUE override, and overrides need a config first: "
                               f"nncli gradcheck configs/xor.yaml {config}")
         if config is None:
-            if overrides:
-                raise ConfigError(f"overrides ({' '.join(overrides)}) need a config: "
-                                  f"nncli gradcheck configs/xor.yaml {' '.join(overrides)}")
-            if random_data:
-                raise ConfigError(f"{argument('random_data')} needs a config (the built-in suite always uses "
-                                  f"random data)")
-            if samples is not None:
-                raise ConfigError(f"{argument('samples')} needs a config (the built-in suite uses "
-                                  f"{suite_mod.SUITE_SAMPLES} random rows per network)")
+            _suite_usage(overrides, random_data, samples)
             suite = api.gradcheck(None, eps=eps, tol=tol, floor=floor, max_params=max_params, seed=seed)
             if as_json:
                 typer.echo(json.dumps(suite.to_dict(), indent=2, allow_nan=False))
@@ -178,9 +170,25 @@ def gradcheck(
         else:
             render_report(console, report, str(config))
         if not report.passed:
-            worst = max((t for t in report.tensors if not t.passed), key=lambda t: t.max_rel_error)
-            raise GradcheckFailed(
-                f"gradient check failed for {', '.join(report.failing)} of {config} (worst: {worst.name}[" +
-                ", ".join(map(str, worst.worst["index"])) + f"], back-propagation {worst.worst['analytic']:.6g} "
-                f"vs finite differences {worst.worst['numerical']:.6g}, rel error {worst.max_rel_error:.1e} > "
-                f"tol {tolerance.tol:g})")
+            raise GradcheckFailed(_report_failure(report, config))
+
+
+def _suite_usage(overrides: list[str] | None, random_data: bool, samples: int | None) -> None:
+    """The options that need a config, refused for the built-in suite."""
+    if overrides:
+        raise ConfigError(f"overrides ({' '.join(overrides)}) need a config: "
+                          f"nncli gradcheck configs/xor.yaml {' '.join(overrides)}")
+    if random_data:
+        raise ConfigError(f"{argument('random_data')} needs a config (the built-in suite always uses random data)")
+    if samples is not None:
+        raise ConfigError(f"{argument('samples')} needs a config (the built-in suite uses "
+                          f"{suite_mod.SUITE_SAMPLES} random rows per network)")
+
+
+def _report_failure(report: gc.Report, config: Path) -> str:
+    """The failing tensors of a config's check and its worst entry, for the one-line error."""
+    worst = max((t for t in report.tensors if not t.passed), key=lambda t: t.max_rel_error)
+    return (f"gradient check failed for {', '.join(report.failing)} of {config} (worst: {worst.name}["
+            + ", ".join(map(str, worst.worst["index"])) + f"], back-propagation {worst.worst['analytic']:.6g} "
+            f"vs finite differences {worst.worst['numerical']:.6g}, rel error {worst.max_rel_error:.1e} > "
+            f"tol {report.tolerance.tol:g})")
