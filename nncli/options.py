@@ -16,7 +16,7 @@ from .registry import Registry
 class Options(BaseModel):
     """Base for option models: unknown keys are errors, and so are infinite or NaN numbers."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # built on first use: start-up
 
 
 def resolve(spec: dict[str, Any], registry: Registry, where: str, fixed: tuple[str, ...] = ("name",)) -> dict:
