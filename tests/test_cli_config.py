@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -16,7 +17,9 @@ jsonschema = pytest.importorskip("jsonschema")
 @pytest.mark.parametrize("args", [
     [],
     ["optimizer.lr=0.5", "model.layers.0.units=4", "--seed", "3"],
-    ["optimizer.name=adam", "optimizer.schedule=cosine", "model.init=he_normal", "train.tensorboard=tb"],
+    pytest.param(["optimizer.name=adam", "optimizer.schedule=cosine", "model.init=he_normal", "train.tensorboard=tb"],
+                 marks=pytest.mark.skipif(importlib.util.find_spec("tensorboardX") is None,
+                                          reason="train.tensorboard needs the tensorboard extra")),
 ])
 def test_config_equals_the_runs_config_yaml(args, run_cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative paths (train.tensorboard) resolve alike in both commands
