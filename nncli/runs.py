@@ -241,7 +241,7 @@ METRIC_RULES = (
 )
 
 
-def _parse_metrics(text: str, where: str) -> tuple[list[str], list[dict[str, float | None]]]:
+def _parse_metrics(text: str, where: str) -> tuple[list[str], list[dict[str, float | int | None]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header or header[0] != "epoch":
@@ -265,6 +265,8 @@ def _parse_metrics(text: str, where: str) -> tuple[list[str], list[dict[str, flo
             if rule is not None and not rule[0](v):
                 raise RunDirError(f"line {line_no}, column {col!r}: {cell[:40]} cannot be right ({rule[1]}); "
                                   f"metrics.csv was edited or damaged", where=where)
+            if col in ("epoch", "step") and v.is_integer():
+                row[col] = int(v)  # counts, as training wrote them
         rows.append(row)
     return header, rows
 

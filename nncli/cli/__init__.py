@@ -10,6 +10,8 @@ does not pay for importing every other command and what it needs (start-up time,
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import platform
 from typing import Any, Optional
 
@@ -102,4 +104,9 @@ command("trace", "trace:trace")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except BrokenPipeError:
+        # stdout went to a pipe that closed early (`nncli compare ... | head -1`): what was read is the
+        # answer. Point stdout at /dev/null so that Python's exit does not fail flushing it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

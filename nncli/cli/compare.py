@@ -168,7 +168,7 @@ def label(r: dict[str, Any], keys: list[str]) -> str:
 
 
 def compare(
-    run_dirs: list[Path] = typer.Argument(..., help="run directories, e.g. runs/*; a directory of runs (a "
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR", help="run directories, e.g. runs/*; a directory of runs (a "
                                           "sweep's --runs-dir) stands for all runs in it", show_default=False,
                                           autocompletion=run_dirs),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC",

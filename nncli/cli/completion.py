@@ -193,13 +193,14 @@ def config_or_run(incomplete: str) -> list[str]:
 def config_argument(help: str = "YAML config, e.g. configs/xor.yaml", required: bool = False, runs: bool = False):
     """The CONFIG argument of a command, with its completer (run directories too with `runs`)."""
     return typer.Argument(... if required else None, help=help, show_default=False,
+                          metavar="CONFIG|RUN_DIR" if runs else "CONFIG",
                           autocompletion=config_or_run if runs else config_files)
 
 
 def overrides_argument(help: str = "KEY=VALUE overrides with dotted paths and YAML values: optimizer.lr=0.5 "
                                    "model.layers.0.units=4"):
     """The KEY=VALUE ... arguments of a command, with their completer."""
-    return typer.Argument(None, help=help, show_default=False, autocompletion=key_values)
+    return typer.Argument(None, help=help, show_default=False, metavar="KEY=VALUE", autocompletion=key_values)
 
 
 def key_values(ctx: typer.Context, incomplete: str) -> list[str]:

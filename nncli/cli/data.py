@@ -34,7 +34,7 @@ def list_datasets(as_json: bool = typer.Option(False, "--json", help="print JSON
         table = Table(box=None, header_style="bold", pad_edge=False)
         table.add_column("name", no_wrap=True, min_width=13)
         table.add_column("where", overflow="fold", min_width=24)
-        table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=36)
+        table.add_column("description", overflow="fold")
         for e in entries:
             if e["kind"] == "files":
                 status = e["found"] if e["found"] else f"missing: nncli data fetch {e['name']}"

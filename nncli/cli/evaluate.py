@@ -20,7 +20,7 @@ out = Console(highlight=False, soft_wrap=True)
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., autocompletion=run_dirs, help="a run directory made by nncli train"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", autocompletion=run_dirs, help="a run directory made by nncli train"),
     data: Optional[list[str]] = typer.Option(
         None, "--data", help="other data: KEY=VALUE overrides of the run's data section (repeatable, e.g. "
         "--data path=/data/fashion-mnist), or a .csv/.npz file or dataset directory"),

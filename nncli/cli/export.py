@@ -22,7 +22,7 @@ def export_formats(incomplete: str) -> list[str]:
 
 
 def export(
-    run_dir: Path = typer.Argument(..., help="a run directory made by nncli train", show_default=False,
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="a run directory made by nncli train", show_default=False,
                                    autocompletion=run_dirs),
     format: str = typer.Option("onnx", "--format", "-f", autocompletion=export_formats, help="what to write: "
                                + ", ".join(EXPORT_FORMATS.in_order())),

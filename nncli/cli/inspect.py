@@ -23,7 +23,7 @@ from .render import plots_module
 
 
 def inspect(
-    run_dir: Path = typer.Argument(..., help="a run directory, e.g. runs/xor-20260101-120000", show_default=False,
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="a run directory, e.g. runs/xor-20260101-120000", show_default=False,
                                    autocompletion=run_dirs),
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON on stdout instead"),
     png: Optional[Path] = typer.Option(None, "--png", help="also write the pictures as PNG files into DIR "

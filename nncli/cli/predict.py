@@ -20,8 +20,8 @@ from .errors import err_console, handle_errors
 
 
 def predict(
-    run_dir: Path = typer.Argument(..., autocompletion=run_dirs, help="a run directory made by nncli train"),
-    input: Path = typer.Argument(..., help="inputs: .npy, .npz, .csv, or an IDX images file (gz or raw)"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", autocompletion=run_dirs, help="a run directory made by nncli train"),
+    input: Path = typer.Argument(..., metavar="INPUT", help="inputs: .npy, .npz, .csv, or an IDX images file (gz or raw)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to FILE.csv or FILE.npy (classes "
                                        "for classification, outputs otherwise) instead of stdout"),
 ) -> None:

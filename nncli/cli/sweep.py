@@ -50,7 +50,8 @@ class SweepProgress(SweepEvents):
         if self.quiet:
             return
         kept_text = f", {kept} finished already" if kept else ""
-        self.console.print(f"sweep: {total} runs{kept_text}, {workers} at a time", highlight=False)
+        self.console.print(f"sweep: {total} run{'s' if total != 1 else ''}{kept_text}, {workers} at a time",
+                           highlight=False)
         if self.live:
             self.progress = Progress(TextColumn("[bold]sweep"), BarColumn(bar_width=30), MofNCompleteColumn(),
                                      TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
