@@ -60,9 +60,10 @@ def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
 
 
-def with_data(cfg: Config, data: list[str]) -> tuple[Config, bool]:
+def with_data(cfg: Config, data: list[str], classes: list[str] | None = None) -> tuple[Config, bool]:
     """`cfg` with its data section changed by `data`: KEY=VALUE overrides of it (`path=...`, `limit=100`),
-    or one data file (.csv -> csv, .npz -> npz, a directory -> the same dataset from there). Returns the
+    or one data file (.csv -> csv, .npz -> npz, a directory -> the same dataset from there). A data file
+    is labelled by the run's `classes` (so a file with some of them means the same classes). Returns the
     config and whether anything was changed."""
     if not data:
         return cfg, False
@@ -81,17 +82,24 @@ def with_data(cfg: Config, data: list[str]) -> tuple[Config, bool]:
     for item in data:
         key, value = parse_assignment(item, "a data option", "path=data.csv")
         spec[key] = value
+    options = DATASETS.get(spec["name"], where="data.name").Options.model_fields
+    if classes and "classes" in options and spec.get("classes") is None:
+        spec["classes"] = list(classes)
     new = cfg.model_copy(deep=True)
     new.data = validate_data({k: v for k, v in spec.items() if v is not None})
     return new, True
 
 
-def evaluate(cfg: Config, net: Network, data: list[str] | None = None, split: str = "auto") -> Evaluation:
-    """Loss, accuracy and confusion matrix of `net` (trained with `cfg`) on a dataset (see the module
-    docstring). split: auto, train, val, test, or all (train and val together, the test set excluded)."""
+def evaluate(cfg: Config, net: Network, data: list[str] | None = None, split: str = "auto",
+             classes: list[str] | None = None) -> Evaluation:
+    """Loss, accuracy and confusion matrix of `net` (trained with `cfg` on `classes`) on a dataset (see the
+    module docstring). split: auto, train, val, test, or all (train and val together, the test set
+    excluded). Other data is split into train and val only when one of those is asked for."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use {', '.join(SPLITS)}", where=argument("split"))
-    cfg, changed = with_data(cfg, list(data or []))
+    cfg, changed = with_data(cfg, list(data or []), classes)
+    if changed and split not in ("train", "val"):
+        cfg.train.validation_split = 0.0  # all of the other data (or its own test set): no split to make
     d = run_data(cfg, trainable=not changed)  # a file to evaluate on may hold one sample
     ds = d.dataset
     if ds.n_features != net.sizes[0]:
@@ -196,6 +204,8 @@ def _numeric(array: np.ndarray, images: bool, dtype, where: str) -> np.ndarray:
                         f"{array.shape}", where=where)
     if array.ndim == 1:
         array = array[None, :]
+    if array.size == 0:
+        raise DataError(f"holds no inputs (an array of shape {array.shape}); give at least one row", where=where)
     if array.dtype == np.uint8 and images:
         return scale_images(array, dtype)
     return array.reshape(len(array), -1).astype(dtype)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -242,6 +243,11 @@ def _construct_int(loader, node):
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 
 
+# YAML 1.1 (PyYAML's resolver) reads 1e-3 and 1E5 as strings: a float needs a dot there. Configs and sweep
+# values follow YAML 1.2 (JSON's numbers): an exponent without a dot is a float too.
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float",
+                              re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                              list("-+.0123456789"))
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 

@@ -93,6 +93,10 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
                       f"nothing to resume (raise train.epochs to continue a completed run: "
                       f"nncli train --resume {run.path} train.epochs=N)", previous, prepared, state, notes)
+    if state.epoch >= cfg.train.epochs:
+        return Resume(run, cfg, True, f"{run.path} stopped at epoch {state.epoch}, and train.epochs is now "
+                      f"{cfg.train.epochs}: nothing to train (raise train.epochs above {state.epoch} to continue "
+                      f"it)", previous, prepared, state, notes)
     where = (f"epoch {state.epoch + 1}, batch {state.batch + 1}" if state.batch else f"epoch {state.epoch + 1}")
     return Resume(run, cfg, False, f"resuming {run.path} at {where} of {cfg.train.epochs} (step {state.step})",
                   previous, prepared, state, notes)

@@ -109,7 +109,17 @@ class Run:
         """The numbers `nncli evaluate` prints: loss, accuracy, confusion matrix on the run's test set
         (else validation split, else training set; `split` chooses), or on other `data` (KEY=VALUE
         overrides of the data section, or a .csv/.npz file or dataset directory)."""
-        return evaluation.evaluate(self.config, self._net(), data, split)
+        return evaluation.evaluate(self.config, self._net(), data, split, self.classes())
+
+    def classes(self) -> list[str] | None:
+        """The names of the classes this run tells apart ("0", "1", ... where the data names none), or None
+        for regression."""
+        names = evaluation.class_names(self.config, self.summary)
+        dataset = self.summary.get("dataset")
+        count = dataset.get("classes") if isinstance(dataset, dict) else None
+        if names is None and isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            names = [str(i) for i in range(count)]
+        return names
 
     def data(self) -> TrainData:
         """The train / validation / test splits this run used, recomputed exactly as training made them."""

@@ -26,7 +26,7 @@ from . import checkpoint, runs, snapshots, tensorboard
 from .config import FULL_BATCH, Config
 from .data import datasets
 from .data.splits import Split, TrainData, split_validation, targets
-from .errors import ConfigError, DataError, NncliError, RunDirError, argument
+from .errors import ConfigError, DataError, RunDirError, argument
 from .metrics import EVAL_CHUNK, metric_columns
 from .model import build_network
 from .nn.losses import LOSSES, Loss
@@ -254,7 +254,7 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
             run.remove_checkpoint()  # an interrupt's checkpoint, now stale
         run.write_metrics(result.state.rows, columns)
         run.write_weights(p.net.state())
-    except (NncliError, OSError, MemoryError) as e:
+    except Exception as e:  # recorded as "failed" (a bug too), then raised: never a run left "running"
         _record_failure(p, run, result, state, e, started, command)
         raise
     finally:

@@ -44,7 +44,7 @@ def metrics_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def summary_bytes(summary: dict[str, Any]) -> bytes:
     """summary.json's content."""
-    return (json.dumps(summary, indent=2, default=jsonable.default) + "\n").encode("utf-8")
+    return (jsonable.dumps(summary) + "\n").encode("utf-8")  # strict JSON: NaN and infinity are null
 
 
 def _fmt(v):
@@ -303,7 +303,7 @@ class MemoryRun:
         self.rows, self.columns = [dict(r) for r in rows], list(columns)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self.summary = json.loads(json.dumps(summary, default=jsonable.default))
+        self.summary = json.loads(jsonable.dumps(summary))  # as summary.json would hold it
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint is not None

@@ -90,8 +90,14 @@ class EventWriter:
         for name, values in net.state().items():
             if not np.isfinite(values).all():  # a diverged step's weights cannot be binned
                 continue
-            summary = self._summary.histogram(f"weights/{name}", np.asarray(values, dtype=np.float64),
-                                              bins=HISTOGRAM_BINS)
+            values = np.asarray(values, dtype=np.float64)
+            lo, hi = float(values.min()), float(values.max())
+            # numpy cannot split a range of a few ulps (a constant 1e17 bias) into bins: one bin then
+            bins = HISTOGRAM_BINS if hi - lo > 1e-9 * max(abs(lo), abs(hi), 1e-300) * HISTOGRAM_BINS else 1
+            try:
+                summary = self._summary.histogram(f"weights/{name}", values, bins=bins)
+            except ValueError:  # still not binnable: the scalars are the record, skip this histogram
+                continue
             self._add(summary, int(epoch))
 
     def close(self) -> None:

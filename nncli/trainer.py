@@ -79,9 +79,16 @@ class Trainer:
     def monitor(self, data: TrainData) -> str:
         es = self.cfg.train.early_stopping
         if es is not None:
+            where = "train.early_stopping.monitor"
             if es.monitor.startswith("val_") and data.val is None:
                 raise ConfigError(f"early stopping monitors {es.monitor}, which needs a validation set: set "
-                                  f"train.validation_split (for example 0.1)", where="train.early_stopping.monitor")
+                                  f"train.validation_split (for example 0.1)", where=where)
+            if es.monitor.startswith("test_") and data.test is None:
+                raise ConfigError(f"early stopping monitors {es.monitor}, but the data has no test set; monitor "
+                                  f"val_loss (with train.validation_split) or loss", where=where)
+            if es.monitor.endswith("accuracy") and data.train.y is None:
+                raise ConfigError(f"early stopping monitors {es.monitor}, but a regression has no accuracy; "
+                                  f"monitor a loss", where=where)
             return es.monitor
         return "val_loss" if data.val is not None else "loss"
 

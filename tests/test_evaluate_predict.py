@@ -223,3 +223,22 @@ def test_one_sigmoid_unit_predicts_both_class_probabilities(run_cli, tmp_path):
     np.testing.assert_allclose(values[:, 1] + values[:, 2], 1.0, atol=1e-5)
     net = run_mod.load_run(tmp_path / "run").network
     np.testing.assert_allclose(values[:, 2], net.forward(np.load(tmp_path / "in.npy"))[:, 0], rtol=1e-5)
+
+
+def test_other_data_files_are_labelled_by_the_runs_classes(tmp_path):
+    """A file with only some of a run's classes (one class, or two rows) is evaluated on the run's
+    classes: the same rows give the same accuracy as the run's own predictions, and no split is made."""
+    import nncli
+
+    run = nncli.train(Path(__file__).resolve().parent.parent / "configs" / "spiral.yaml", {"train.epochs": 3},
+                      out=tmp_path / "run")
+    d = run.data()
+    X, y = d.val.X, d.val.y
+    for name, rows in (("two", y > 0), ("one", y == 2), ("tiny", np.arange(len(y)) < 2)):
+        path = tmp_path / f"{name}.csv"
+        np.savetxt(path, np.c_[X[rows], y[rows]], delimiter=",", fmt="%.9g")
+        ev = run.evaluate(data=[str(path)])
+        expected = np.mean(run.predict_classes(X[rows].astype(np.float32)) == y[rows])
+        assert ev.split == "all" and ev.samples == int(rows.sum()) and ev.confusion.shape == (3, 3), name
+        assert ev.accuracy == pytest.approx(expected, abs=1e-12), name
+        assert ev.confusion.sum(axis=1)[0] == int((y[rows] == 0).sum()), name

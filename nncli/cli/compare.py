@@ -144,14 +144,16 @@ def metric_series(groups: list[dict[str, Any]], keys: list[str], x_key: str | No
                                           not isinstance(g["values"][k], bool) for g in groups)]
         x_key = (numeric or keys)[0]
     if x_key not in keys:
-        raise ConfigError(f"must be one of the grouped keys: {', '.join(keys)}", where="--x")
+        raise ConfigError(f"must be one of the grouped keys: {', '.join(keys)}", where=argument("x"))
     name = metric.removeprefix("final.")
+    known = list(dict.fromkeys(m for g in groups for m in g["metrics"])) + ["best.value"]
+    if name not in known:
+        raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(known)}", where=argument("metric"))
     series: dict[str, tuple[list, list, list]] = {}
     for g in groups:
         s = g["best"] if metric == "best.value" else g["metrics"].get(name)
-        if s is None:
-            known = list(dict.fromkeys(m for g in groups for m in g["metrics"])) + ["best.value"]
-            raise ConfigError(f"unknown metric {metric!r}; choose one of: {', '.join(known)}", where=argument("metric"))
+        if s is None:  # a group whose runs all diverged or failed has no value to draw
+            continue
         others = [f"{short_keys(keys)[k]}={value_text(g['values'][k])}" for k in keys if k != x_key]
         xs, means, sds = series.setdefault(" ".join(others) or metric, ([], [], []))
         xs.append(g["values"][x_key])

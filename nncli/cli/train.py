@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from .. import api
+from .. import api, jsonable
 from ..errors import ConfigError, argument
 from .completion import config_argument, overrides_argument, run_dirs
 from .errors import err_console, handle_errors
@@ -110,7 +110,7 @@ def _report(run, as_json: bool, quiet: bool) -> int:
             err_console.print(note, highlight=False, markup=False)
     summary = run.summary
     if as_json:
-        typer.echo(json.dumps({"run_dir": str(run.path), **summary}, indent=2))
+        typer.echo(jsonable.dumps({"run_dir": str(run.path), **summary}))
     else:
         if not quiet and run.trained:
             print_summary(err_console, summary, str(run.path))

@@ -162,7 +162,7 @@ class Moons(DatasetSource):
 class SpiralOptions(ToyOptions):
     n_samples: int = Field(300, ge=2, le=10_000_000, strict=True)
     noise: float = Field(0.05, ge=0, le=100)
-    classes: int = Field(2, ge=2, strict=True)
+    classes: int = Field(2, ge=2, le=10_000, strict=True)
     turns: float = Field(1.25, gt=0)
 
 

@@ -73,8 +73,14 @@ def _map_test_labels(values: np.ndarray, class_names: list[str], where: str) -> 
     return y
 
 
-def _build(name: str, X, target, task, where, X_test=None, target_test=None, where_test=None) -> Dataset:
-    task, y, k, names = _labels(target, task, where)
+def _build(name: str, X, target, task, where, X_test=None, target_test=None, where_test=None,
+           classes: list[str] | None = None) -> Dataset:
+    """A Dataset of features and 1-D targets; `classes` (the class names in order) labels them by name
+    instead of by the sorted labels the file holds (how a file is evaluated by a run of those classes)."""
+    if classes:
+        task, y, k, names = "classification", _map_test_labels(target, classes, where), len(classes), list(classes)
+    else:
+        task, y, k, names = _labels(target, task, where)
     y_test = None
     if target_test is not None:
         if task == "classification":
@@ -95,6 +101,8 @@ class CsvOptions(Options):
     delimiter: str = Field(",", min_length=1, max_length=1)
     test_path: str | None = Field(None, description="a CSV file of the same columns used as the test set")
     task: Task = "auto"
+    classes: list[str] | None = Field(None, description="the class names in order, to label the targets by (default: "
+                                      "the sorted labels the file holds)")
 
 
 def read_csv(path: str | os.PathLike[str], target: int | str = -1, header: bool | None = None,
@@ -151,7 +159,7 @@ class Csv(DatasetSource):
             if o.header is not False and test_names != names and len(test_names) == len(names):
                 raise DataError(f"the test file's columns {test_names} differ from the training file's "
                                 f"{names}", where=o.test_path)
-        ds = _build("csv", X, t, o.task, o.path, X_test, t_test, o.test_path)
+        ds = _build("csv", X, t, o.task, o.path, X_test, t_test, o.test_path, o.classes)
         ds.extra["columns"] = names
         if o.header is None:
             ds.notes.append(header_note(o.path, has_header, names))
@@ -165,6 +173,8 @@ class NpzOptions(Options):
     x_test: str = Field("X_test", description="features of the test set, used when present")
     y_test: str = Field("y_test", description="targets of the test set, used when present")
     task: Task = "auto"
+    classes: list[str] | None = Field(None, description="the class names in order, to label the targets by (default: "
+                                      "the sorted labels the file holds)")
 
 
 def read_npz_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -225,7 +235,7 @@ class Npz(DatasetSource):
             return ds
         y = y.reshape(-1)
         y_test = None if y_test is None else y_test.reshape(-1)
-        ds = _build("npz", X, y, o.task, o.path, X_test, y_test, o.path)
+        ds = _build("npz", X, y, o.task, o.path, X_test, y_test, o.path, o.classes)
         if ds.task == "regression":
             ds.y = ds.y.astype(dtype)
             ds.y_test = None if ds.y_test is None else ds.y_test.astype(dtype)
