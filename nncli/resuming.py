@@ -93,6 +93,9 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
                       f"nothing to resume (raise train.epochs to continue a completed run: "
                       f"nncli train --resume {run.path} train.epochs=N)", previous, prepared, state, notes)
+    if state.epoch == cfg.train.epochs and state.batch == 0:  # killed after its last checkpoint
+        return Resume(run, cfg, False, f"finishing {run.path}: it trained all {state.epoch} epochs but was stopped "
+                      f"before writing its final files", previous, prepared, state, notes)
     if state.epoch >= cfg.train.epochs:
         return Resume(run, cfg, True, f"{run.path} stopped at epoch {state.epoch}, and train.epochs is now "
                       f"{cfg.train.epochs}: nothing to train (raise train.epochs above {state.epoch} to continue "

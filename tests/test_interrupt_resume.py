@@ -238,6 +238,22 @@ def test_resume_a_run_killed_before_its_first_checkpoint_starts_again_identicall
     assert_same_weights(ref, run)
 
 
+def test_resume_a_run_killed_after_its_last_checkpoint_writes_its_final_files(run_cli, tmp_path):
+    """Killed between the last epoch's checkpoint and the final summary.json (status still "running"):
+    --resume trains nothing more and finishes the run as completed, with the uninterrupted weights."""
+    cfg = write(tmp_path, "adam", every=1)
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    train_lib(cfg, ref)
+    train_lib(cfg, run)
+    (run / "summary.json").write_text(json.dumps({**summary(run), "status": "running"}))
+    r = run_cli("train", "--resume", run, "-q")
+    assert r.exit_code == 0, r.output
+    s = summary(run)
+    assert s["status"] == "completed" and s["epochs"] == 6
+    assert_same_weights(ref, run)
+    assert metrics(run) == metrics(ref)
+
+
 def test_resume_a_diverged_run_is_refused(run_cli, tmp_path):
     run = tmp_path / "run"
     r = run_cli("train", ROOT / "configs" / "xor.yaml", "loss=mse", "model.layers.1.activation=linear",
