@@ -22,8 +22,9 @@ def higher_is_better(metric: str) -> bool:
 
 
 def predicted_classes(Y: np.ndarray) -> np.ndarray:
-    """The class each row of outputs Y (N, units) predicts: argmax, or output > 0.5 for one sigmoid unit."""
-    return (Y[:, 0] > 0.5).astype(np.int64) if Y.shape[1] == 1 else Y.argmax(axis=1)
+    """The class each row of outputs Y (N, units) predicts: argmax, or output > 0.5 for one sigmoid unit
+    (a stack's Y (K, N, units): each member's, (K, N))."""
+    return (Y[..., 0] > 0.5).astype(np.int64) if Y.shape[-1] == 1 else Y.argmax(axis=-1)
 
 
 def accuracy_count(Y: np.ndarray, y: np.ndarray) -> int:

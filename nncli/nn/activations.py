@@ -1,5 +1,8 @@
 """Activation functions. Each acts element-wise (softmax row-wise) on a batch Z of shape (N, units).
 
+A stack of K networks trained together (nncli/stacking.py) passes arrays (K, N, units); every method works
+on the last axis, so one class serves both.
+
 An activation defines `forward(z, out=None)`, A = phi(Z) (written into `out` when given; `out` may be `z`
 itself), and its derivative in one of two ways:
 - `backward(z, a, grad_a)`: dL/dZ given dL/dA, taken at Z (the general form);
@@ -162,12 +165,12 @@ class Softmax(Activation):
     onnx_attributes = {"axis": 1}  # rows: the same meaning in every opset (before 13, axis 1 of a 2-D input)
 
     def forward(self, z, out=None):
-        m = z.max(axis=1, keepdims=True)
+        m = z.max(axis=-1, keepdims=True)
         e = np.subtract(z, m, out=out)
         np.exp(e, out=e)
-        return np.divide(e, e.sum(axis=1, keepdims=True), out=e)
+        return np.divide(e, e.sum(axis=-1, keepdims=True), out=e)
 
     def backward_at_output(self, a, grad_a, out=None):
-        s = (grad_a * a).sum(axis=1, keepdims=True)
+        s = (grad_a * a).sum(axis=-1, keepdims=True)
         out = np.subtract(grad_a, s, out=out)
         return np.multiply(a, out, out=out)

@@ -10,6 +10,10 @@ gradient dL/dZ of that value: (Y - T) / N for binary cross-entropy (for any real
 (Y * rowsum(T) - T) / N for categorical cross-entropy, which is (Y - T) / N when every target row sums to 1
 (one-hot rows) and stays exact for multi-hot or unnormalised rows.
 
+A stack of K networks (nncli/stacking.py) passes Y, Z, T of shape (K, N, units) (T may stay (N, units)
+when the members share their targets): N is then the second-to-last axis, `value` and `fused_value` give
+an array (K,) of each member's loss, summed in the same order as the member's own loss.
+
 Targets outside a loss's domain (`target_range`: probabilities in [0, 1] for binary cross-entropy, non-negative
 weights for categorical cross-entropy) make the loss unbounded below; `check_targets` finds the first such row
 so that a run refuses them before training.
@@ -23,6 +27,29 @@ from ..registry import Registry
 from .activations import ACTIVATIONS
 
 LOSSES: Registry[type["Loss"]] = Registry("loss")
+
+
+def batch_sum(e: np.ndarray):
+    """The sum of all values of e (N, units), or of each member's values of a stack e (K, N, units):
+    a numpy scalar, or an array (K,). A member's sum is computed as e.sum() of its own array would be."""
+    if e.ndim == 2:
+        return e.sum()
+    return e.reshape(len(e), -1).sum(axis=1)
+
+
+def batch_dot(d: np.ndarray):
+    """sum of d * d over (N, units) as np.vdot computes it (BLAS dot), or each member's of a stack
+    (K, N, units): matmul of (1, M) by (M, 1) per member calls the same dot."""
+    if d.ndim == 2:
+        return np.vdot(d, d)
+    flat = np.ascontiguousarray(d).reshape(len(d), 1, -1)
+    return np.matmul(flat, flat.transpose(0, 2, 1)).reshape(len(d))
+
+
+def per_network(value):
+    """A loss value: a Python float for one network, a float64 array (K,) for a stack (its members' values
+    as floats, whatever the training dtype)."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
 
 
 def _log_sigmoid(z: np.ndarray) -> np.ndarray:
@@ -52,7 +79,7 @@ class Loss:
     def fused_delta(self, y: np.ndarray, t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """dL/dZ for the fused pair: (Y - T) / N (into `out` when given)."""
         out = np.subtract(y, t, out=out)
-        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[-2]), out=out)
 
     def check_output(self, activation: str, units: int) -> str | None:
         """A message if this loss does not fit an output layer of `units` `activation` units, else None."""
@@ -85,15 +112,15 @@ class BinaryCrossentropy(Loss):
     def value(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
             e = -(np.where(t == 0, 0, t * np.log(y)) + np.where(t == 1, 0, (1 - t) * np.log1p(-y)))
-        return float(e.sum() / y.shape[0])  # 0 log 0 = 0: a saturated, right output costs 0, not NaN
+        return per_network(batch_sum(e) / y.shape[-2])  # 0 log 0 = 0: a saturated, right output costs 0, not NaN
 
     def gradient(self, y, t):
-        return (y - t) / (y * (1 - y)) / y.shape[0]
+        return (y - t) / (y * (1 - y)) / y.shape[-2]
 
     def fused_value(self, z, t):
         # -[t log s(z) + (1 - t) log s(-z)], with log s(z) = -logaddexp(0, -z)
         e = -(t * _log_sigmoid(z) + (1 - t) * _log_sigmoid(-z))
-        return float(e.sum() / z.shape[0])
+        return per_network(batch_sum(e) / z.shape[-2])
 
     def check_output(self, activation, units):
         if activation != "sigmoid":
@@ -114,25 +141,25 @@ class CategoricalCrossentropy(Loss):
         with np.errstate(divide="ignore", invalid="ignore"):
             e = -(t * np.log(y))
         e = np.where(t == 0, 0, e)  # 0 log 0 = 0
-        return float(e.sum() / y.shape[0])
+        return per_network(batch_sum(e) / y.shape[-2])
 
     def gradient(self, y, t):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = -t / y
-        return np.where(t == 0, 0, g) / y.shape[0]
+        return np.where(t == 0, 0, g) / y.shape[-2]
 
     def fused_delta(self, y, t, out=None):
         """dL/dZ = (Y * rowsum(T) - T) / N: the exact gradient of the value for any target rows; for
         one-hot rows (rowsum 1, what nncli's classification targets are) bit for bit (Y - T) / N."""
-        out = np.multiply(y, t.sum(axis=1, keepdims=True), out=out)
+        out = np.multiply(y, t.sum(axis=-1, keepdims=True), out=out)
         np.subtract(out, t, out=out)
-        return np.multiply(out, y.dtype.type(1.0 / y.shape[0]), out=out)
+        return np.multiply(out, y.dtype.type(1.0 / y.shape[-2]), out=out)
 
     def fused_value(self, z, t):
         # log softmax(z)_k = z_k - logsumexp(z)
-        zm = z - z.max(axis=1, keepdims=True)
-        log_p = zm - np.log(np.exp(zm).sum(axis=1, keepdims=True))
-        return float(-(t * log_p).sum() / z.shape[0])
+        zm = z - z.max(axis=-1, keepdims=True)
+        log_p = zm - np.log(np.exp(zm).sum(axis=-1, keepdims=True))
+        return per_network(-batch_sum(t * log_p) / z.shape[-2])
 
     def check_output(self, activation, units):
         if activation != "softmax":
@@ -149,10 +176,10 @@ class CategoricalCrossentropy(Loss):
 class MeanSquaredError(Loss):
     def value(self, y, t):
         d = y - t
-        return float(0.5 * np.vdot(d, d) / y.shape[0])
+        return per_network(0.5 * batch_dot(d) / y.shape[-2])
 
     def gradient(self, y, t):
-        return (y - t) * y.dtype.type(1.0 / y.shape[0])
+        return (y - t) * y.dtype.type(1.0 / y.shape[-2])
 
     def check_output(self, activation, units):
         if ACTIVATIONS.get(activation).normalised_rows and units < 2:

@@ -3,6 +3,12 @@
 A batch X has shape (N, n_0), one sample per row. Layer l has W_l of shape (n_{l-1}, n_l) and b_l of
 shape (n_l,):  Z_l = Y_{l-1} W_l + b_l,  Y_l = phi_l(Z_l),  Y_0 = X.
 The loss is L = (1/N) sum_i E(y_i, t_i) + (lambda/2) sum_l ||W_l||^2 (biases are not decayed).
+
+A stack of K networks of the same sizes and activations (nncli/stacking.py) is a Network whose arrays have
+a leading stack axis: W_l (K, n_{l-1}, n_l), b_l (K, 1, n_l), batches (K, N, n_0) (or (N, n_0) shared by
+all), and lambda a number or an array (K, 1, 1). The same code computes every member's forward and
+backward pass with np.matmul over the stack, which calls the same BLAS routine on each member's matrices
+as on a single network's, so a member's numbers are bit for bit those of the network trained alone.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .losses import Loss
+from .hyper import cast, nonzero
+from .losses import Loss, batch_dot
 
 
 @dataclass
 class Dense:
-    """One fully connected layer: W (fan_in, units), b (units,), and its activation."""
+    """One fully connected layer: W (fan_in, units), b (units,), and its activation (in a stack:
+    W (K, fan_in, units), b (K, 1, units))."""
 
     W: np.ndarray
     b: np.ndarray
@@ -25,7 +33,7 @@ class Dense:
 
     @property
     def units(self) -> int:
-        return self.W.shape[1]
+        return self.W.shape[-1]
 
 
 class Network:
@@ -40,9 +48,15 @@ class Network:
 
     # -- parameters ---------------------------------------------------------------------------
     @property
+    def stack(self) -> int | None:
+        """K, the number of networks of a stack; None for a single network."""
+        W = self.layers[0].W
+        return W.shape[0] if W.ndim == 3 else None
+
+    @property
     def sizes(self) -> list[int]:
         """[n_0, n_1, ..., n_L]: input size then the units of every layer."""
-        return [self.layers[0].W.shape[0]] + [layer.units for layer in self.layers]
+        return [self.layers[0].W.shape[-2]] + [layer.units for layer in self.layers]
 
     @property
     def activation_names(self) -> list[str]:
@@ -71,7 +85,7 @@ class Network:
         """Reusable arrays for passes over batches of up to `rows` rows (see Workspace)."""
         last = len(self.layers) - 1
         in_place = [l < last and layer.activation.derivative_from_output for l, layer in enumerate(self.layers)]
-        return Workspace(self.sizes, rows, self.layers[0].W.dtype, in_place)
+        return Workspace(self.sizes, rows, self.layers[0].W.dtype, in_place, self.stack)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Y_L for a batch X (N, n_0); shape (N, n_L). New arrays (see forward_into for reused ones)."""
@@ -94,13 +108,13 @@ class Network:
         """Z_L and Y_L (N, n_L) for a batch X of N <= work.rows rows, computed in the workspace's arrays
         (views, valid until its next use): no allocation. Where the workspace says so, a hidden layer's
         Z_l is overwritten by Y_l."""
-        n = len(X)
+        n = X.shape[-2]
         if n > work.rows:
             raise ValueError(f"a batch of {n} rows does not fit a workspace of {work.rows} rows")
         Y = X
         for l, layer in enumerate(self.layers):
-            Z = affine(Y, layer, out=work.Z[l][:n])
-            Y = layer.activation.forward(Z, out=work.Y[l][:n])
+            Z = affine(Y, layer, out=work.Z[l][..., :n, :])
+            Y = layer.activation.forward(Z, out=work.Y[l][..., :n, :])
         return Z, Y
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0) -> float:
@@ -129,22 +143,24 @@ class Network:
         With `work` (the training loop's), everything is computed in its arrays and the gradients and
         Y_L returned are views of them, valid until its next use; without, in a fresh workspace.
         """
-        work = work if work is not None else self.workspace(len(X))
-        n = len(X)
+        n = X.shape[-2]
+        work = work if work is not None else self.workspace(n)
         Z, Y = self.forward_into(X, work)
         value = self.data_loss(Z, Y, T, loss) + self.decay_value(weight_decay)
         D, gW, gb = work.gradient_arrays()
-        delta = self.output_delta(Z, Y, T, loss, out=D[-1][:n])
+        delta = self.output_delta(Z, Y, T, loss, out=D[-1][..., :n, :])
+        decay = cast(weight_decay, self.layers[0].W.dtype) if nonzero(weight_decay) else None
+        stacked = self.stack is not None
         for l in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[l]
-            below = X if l == 0 else work.Y[l - 1][:n]  # Y_{l-1}
-            np.matmul(below.T, delta, out=gW[l])
-            if weight_decay:
-                gW[l] += np.multiply(layer.W, layer.W.dtype.type(weight_decay), out=work.decay_array(l))
-            np.sum(delta, axis=0, out=gb[l])
+            below = X if l == 0 else work.Y[l - 1][..., :n, :]  # Y_{l-1}
+            np.matmul(_transposed(below), delta, out=gW[l])
+            if decay is not None:
+                gW[l] += np.multiply(layer.W, decay, out=work.decay_array(l))
+            np.sum(delta, axis=-2, out=gb[l], keepdims=stacked)
             if l > 0:
-                grad = np.matmul(delta, layer.W.T, out=D[l - 1][:n])  # dL/dY_{l-1}
-                delta = through(self.layers[l - 1].activation, work.Z[l - 1][:n], below, grad)
+                grad = np.matmul(delta, _transposed(layer.W), out=D[l - 1][..., :n, :])  # dL/dY_{l-1}
+                delta = through(self.layers[l - 1].activation, work.Z[l - 1][..., :n, :], below, grad)
         return value, [g for pair in zip(gW, gb) for g in pair], Y
 
     def output_delta(self, Z: np.ndarray, Y: np.ndarray, T: np.ndarray, loss: Loss,
@@ -161,11 +177,19 @@ class Network:
         """(1/N) sum_i E(y_i, t_i) from the output layer's Z and Y (fused value where it applies)."""
         return loss.fused_value(Z, T) if self.is_fused(loss) else loss.value(Y, T)
 
-    def decay_value(self, weight_decay: float) -> float:
-        """(lambda/2) sum_l ||W_l||^2."""
-        if not weight_decay:
+    def decay_value(self, weight_decay):
+        """(lambda/2) sum_l ||W_l||^2 (a stack: each member's, with lambda a number or an array (K, 1, 1))."""
+        if not nonzero(weight_decay):
             return 0.0
-        return 0.5 * weight_decay * float(sum(np.vdot(l.W, l.W) for l in self.layers))
+        if self.stack is None:
+            return 0.5 * weight_decay * float(sum(np.vdot(l.W, l.W) for l in self.layers))
+        squares = sum(batch_dot(l.W) for l in self.layers)
+        return 0.5 * np.reshape(weight_decay, -1) * squares
+
+
+def _transposed(a: np.ndarray) -> np.ndarray:
+    """a.T of a matrix, each member's transpose of a stack (..., m, n) -> (..., n, m)."""
+    return a.T if a.ndim == 2 else a.swapaxes(-1, -2)
 
 
 def affine(Y: np.ndarray, layer: Dense, out: np.ndarray | None = None) -> np.ndarray:
@@ -193,9 +217,10 @@ class Workspace:
     D, gW and gb are made by the first backward pass and decay by the first with weight decay, so a
     workspace used only for evaluation holds Z and Y alone."""
 
-    def __init__(self, sizes: list[int], rows: int, dtype, in_place: list[bool]):
+    def __init__(self, sizes: list[int], rows: int, dtype, in_place: list[bool], stack: int | None = None):
         self.sizes, self.rows, self.dtype = list(sizes), int(rows), np.dtype(dtype)
-        self.Z = [np.empty((self.rows, n), self.dtype) for n in self.sizes[1:]]
+        self.lead = () if stack is None else (int(stack),)  # the stack axis of every array, if any
+        self.Z = [np.empty((*self.lead, self.rows, n), self.dtype) for n in self.sizes[1:]]
         self.Y = [Z if same else np.empty_like(Z) for Z, same in zip(self.Z, in_place)]
         self._gradients: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None = None
         self._decay: list[np.ndarray | None] = [None] * (len(self.sizes) - 1)
@@ -204,13 +229,14 @@ class Workspace:
         """(D, gW, gb), made on first use."""
         if self._gradients is None:
             shapes = list(zip(self.sizes[:-1], self.sizes[1:]))
-            self._gradients = ([np.empty((self.rows, n), self.dtype) for n in self.sizes[1:]],
-                               [np.empty(s, self.dtype) for s in shapes],
-                               [np.empty(n, self.dtype) for _, n in shapes])
+            bias = (1,) if self.lead else ()  # a stack's b_l is (K, 1, n_l)
+            self._gradients = ([np.empty((*self.lead, self.rows, n), self.dtype) for n in self.sizes[1:]],
+                               [np.empty((*self.lead, *s), self.dtype) for s in shapes],
+                               [np.empty((*self.lead, *bias, n), self.dtype) for _, n in shapes])
         return self._gradients
 
     def decay_array(self, l: int) -> np.ndarray:
         """An array of W_l's shape for lambda W_l, made on first use."""
         if self._decay[l] is None:
-            self._decay[l] = np.empty((self.sizes[l], self.sizes[l + 1]), self.dtype)
+            self._decay[l] = np.empty((*self.lead, self.sizes[l], self.sizes[l + 1]), self.dtype)
         return self._decay[l]

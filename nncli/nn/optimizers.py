@@ -3,15 +3,23 @@
 The gradients already contain weight decay (lambda W, see network.py), so every optimizer follows the same
 L2 convention. `lr` is passed at each step so that a schedule can change it; the optimizer's state
 (`state()` / `load_state()`) is what a checkpoint saves for an exact resume.
+
+`Optimizer.stacked(options)` makes one optimizer for a stack of K networks (parameters with a leading
+stack axis): each numeric option and `lr` are then arrays (K, 1, 1) of the members' values, and a step
+does each member's update with the arithmetic of its own optimizer.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from types import SimpleNamespace
+from typing import Any, Callable
+
 from pydantic import Field
 
 from ..options import Options
 from ..registry import Registry
+from .hyper import Distinct, cast, nonzero, per_member
 
 OPTIMIZERS: Registry[type["Optimizer"]] = Registry("optimizer")
 
@@ -26,6 +34,40 @@ class Optimizer:
         self.slots: dict[str, list[np.ndarray]] = {}
         self._scratch_for: list[np.ndarray] = []  # the parameter arrays _scratch was made for
         self._scratch: list[list[np.ndarray]] = [[]]
+        self._distinct: dict[str, Distinct] = {}
+
+    @classmethod
+    def stacked(cls, options: list[dict[str, Any]]) -> "Optimizer":
+        """One optimizer for a stack of len(options) networks: each member's options are validated as for
+        a single network; numeric ones become arrays (K, 1, 1), the others (nesterov) must be equal."""
+        models = [cls.Options(**o) for o in options]
+        opt = cls(**options[0])
+        values: dict[str, Any] = {}
+        for name in cls.Options.model_fields:
+            column = [getattr(m, name) for m in models]
+            if isinstance(column[0], bool) or not isinstance(column[0], (int, float)):
+                if any(v != column[0] for v in column):
+                    raise ValueError(f"the members of a stack must share optimizer.{name}")
+                values[name] = column[0]
+            else:
+                values[name] = per_member(column)
+                opt._distinct[name] = Distinct(values[name])
+        opt.options = SimpleNamespace(**values)
+        return opt
+
+    def keep(self, keep: np.ndarray) -> None:
+        """A stack's optimizer once some members have left it: only those where `keep` is True stay."""
+        self.slots = {key: [a[keep] for a in arrays] for key, arrays in self.slots.items()}
+        for name in self._distinct:
+            values = getattr(self.options, name)[keep]
+            setattr(self.options, name, values)
+            self._distinct[name] = Distinct(values)
+        self._scratch_for = []
+
+    def _each(self, name: str, fn: Callable[[float], float]):
+        """fn(option `name`): a number, or for a stack each member's (computed once per distinct value)."""
+        distinct = self._distinct.get(name)
+        return fn(getattr(self.options, name)) if distinct is None else distinct.apply(fn)
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         raise NotImplementedError
@@ -77,9 +119,9 @@ class SGD(Optimizer):
     def step(self, params, grads, lr):
         self.t += 1
         mu = self.options.momentum
-        dt = params[0].dtype.type if params else float
-        lr_, mu_ = dt(lr), dt(mu)
-        if mu == 0:
+        dt = params[0].dtype if params else np.dtype(float)
+        lr_, mu_ = cast(lr, dt), cast(mu, dt)
+        if not nonzero(mu):
             for p, g, (step,) in zip(params, grads, self._temps(params, 1)):
                 p -= np.multiply(g, lr_, out=step)
             return
@@ -111,12 +153,13 @@ class Adam(Optimizer):
 
     def step(self, params, grads, lr):
         self.t += 1
+        t = self.t
         b1, b2, eps = self.options.beta1, self.options.beta2, self.options.eps
-        c1 = 1 - b1 ** self.t
-        c2 = 1 - b2 ** self.t
-        dt = params[0].dtype.type if params else float
-        b1_, one_b1, b2_, one_b2 = dt(b1), dt(1 - b1), dt(b2), dt(1 - b2)
-        inv_c2, eps_, lr_c1 = dt(1 / c2), dt(eps), dt(lr / c1)
+        c1 = self._each("beta1", lambda b: 1 - b ** t)
+        c2 = self._each("beta2", lambda b: 1 - b ** t)
+        dt = params[0].dtype if params else np.dtype(float)
+        b1_, one_b1, b2_, one_b2 = cast(b1, dt), cast(1 - b1, dt), cast(b2, dt), cast(1 - b2, dt)
+        inv_c2, eps_, lr_c1 = cast(1 / c2, dt), cast(eps, dt), cast(lr / c1, dt)
         temps = self._temps(params, 2)
         for p, g, m, v, (t, u) in zip(params, grads, self._slot("m", params), self._slot("v", params), temps):
             m *= b1_
