@@ -10,8 +10,11 @@ import json
 import math
 from typing import Any
 
+import numpy as np
+
 from .comparison import MISSING, flatten
 from .errors import ConfigError, argument
+from .history import Columns
 from .metrics import final_metrics, higher_is_better
 
 SOLVED = 1.0  # the training accuracy that counts as solved
@@ -19,6 +22,10 @@ SOLVED = 1.0  # the training accuracy that counts as solved
 
 def first_solved_epoch(rows: list[dict[str, Any]]) -> int | None:
     """The first epoch whose training accuracy is 1.0 (None when none is, or without accuracy)."""
+    if isinstance(rows, Columns):  # a stack member's rows: the column whole
+        accuracy = rows.column("accuracy")
+        hits = np.flatnonzero(accuracy[0] >= SOLVED) if accuracy is not None else []
+        return int(rows.values["epoch"][hits[0]]) if len(hits) else None
     for row in rows:
         if row.get("accuracy") is not None and row["accuracy"] >= SOLVED:
             return int(row["epoch"])

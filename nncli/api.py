@@ -118,32 +118,51 @@ def sweep(config: str | Path | Mapping[str, Any] | None = None, params: Iterable
           overrides: Overrides = None, *, grid: str | Path | None = None, seeds: int | None = None,
           random: int | None = None, sample_seed: int = 0, workers: int | None = None,
           scheduler: str | None = None, timeout: float = 10.0, runs_dir: str | Path = "runs",
-          out: str | Path | None = None, resume: str | Path | None = None, events: Any = None, should_stop: Callable[[], bool] | None = None,
-          command: list[str] | None = None):
+          out: str | Path | None = None, resume: str | Path | None = None, events: Any = None,
+          should_stop: Callable[[], bool] | None = None, command: list[str] | None = None,
+          stack: str | bool = "auto", stack_memory: float | None = None):
     """Train a config over a grid of values and seeds, as `nncli sweep` does; returns the SweepResult
     (`.path`, `.table()`: the rows of results.csv, `.groups()`: the aggregates over seeds).
 
     `params`: {"optimizer.lr": [0.05, 0.25]} or ["optimizer.lr=0.05,0.25"]; `overrides` apply to every
     point; `grid`: a grid file; `seeds`: N seeds 0..N-1 per point; `random`: K points drawn with
     `sample_seed`. `workers` local processes (None: one per core; 1: this process) or the Dask
-    `scheduler` address (reached within `timeout` seconds, else an error). `resume`: a sweep directory to finish (no config or grid then). Every point is
-    validated (ConfigError) before anything is written; runs that fail are rows with status "failed"."""
+    `scheduler` address (reached within `timeout` seconds, else an error). `resume`: a sweep directory to
+    finish (no config or grid then). `stack`: "auto" (default) trains small networks that share their shapes
+    together as stacks where that pays, True or "on" stacks every group it can, False or "off" none;
+    `stack_memory`: megabytes one stack may use (default 512). Every point is validated (ConfigError)
+    before anything is written; runs that fail are rows with status "failed"."""
     from . import sweeps  # lazy on purpose: start-up time of `nncli train`, which never needs sweeps
     from .executors import open_executor
+    stacking = _stack_options(stack, stack_memory)
     if resume is not None:
         if config is not None or params or overrides or grid is not None or seeds is not None or random is not None:
             raise ConfigError(f"{argument('resume')} finishes the sweep its directory describes; give no config, "
                               f"parameters, grid or seeds with it")
         plan, directory = sweeps.open_plan(resume)
         with open_executor(workers, scheduler, timeout) as executor:
-            return sweeps.run(plan, directory, executor, events, should_stop)
+            return sweeps.run(plan, directory, executor, events, should_stop, *stacking)
     if config is None:
         raise ConfigError(f"give a config to sweep (or {argument('resume')} SWEEP_DIR)")
     plan = sweeps.plan(config, params, overrides, grid=grid, seeds=seeds, random=random,
                        sample_seed=sample_seed, command=command)
     with open_executor(workers, scheduler, timeout) as executor:  # a scheduler that cannot be reached: nothing written
         directory = sweeps.create(plan, runs_dir, out)
-        return sweeps.run(plan, directory, executor, events, should_stop)
+        return sweeps.run(plan, directory, executor, events, should_stop, *stacking)
+
+
+def _stack_options(stack: str | bool, memory: float | None) -> tuple[str, float]:
+    """(mode, megabytes) of a sweep's stacking, checked: ConfigError naming the parameter."""
+    from .stack_plan import BUDGET_MB, MODES  # lazy on purpose, as sweeps above
+
+    mode = {True: "on", False: "off"}.get(stack, stack) if isinstance(stack, bool) else stack
+    if mode not in MODES:
+        raise ConfigError(f"must be one of {', '.join(MODES)} (or True / False), got {stack!r}", where=argument("stack"))
+    if memory is None:
+        return mode, BUDGET_MB
+    if isinstance(memory, bool) or not isinstance(memory, (int, float)) or not memory > 0:
+        raise ConfigError(f"must be a positive number of megabytes, got {memory!r}", where=argument("stack_memory"))
+    return mode, float(memory)
 
 
 def export(run: str | Path | Run, format: str = "onnx", out: str | Path | None = None, *,

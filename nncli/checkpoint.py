@@ -39,7 +39,7 @@ def arrays(trainer: Trainer, state: State, n_train: int) -> dict[str, np.ndarray
         "format": CHECKPOINT_FORMAT,
         "epoch": state.epoch, "step": state.step, "batch": state.batch,
         "loss_sum": float(state.loss_sum), "correct": int(state.correct), "seen": int(state.seen),
-        "rows": state.rows, "best": state.best, "bad_epochs": state.bad_epochs, "seconds": state.seconds,
+        "rows": list(state.rows), "best": state.best, "bad_epochs": state.bad_epochs, "seconds": state.seconds,
         "rng": tr.rng.bit_generator.state,
         "network": signature(tr.cfg),
         "data": data_identity(tr.cfg),
@@ -68,9 +68,22 @@ def read(path: Path, cfg: Config, config_source: str) -> "_Reader":
     """checkpoint.npz read and its state checked (RunDirError, exit 2, for a damaged or foreign file), and
     compared with the config a resume would continue with: ConfigError naming `config_source` when that
     changes the data, the seed or the validation split (`data_identity`). Before any data is loaded."""
-    reader = _Reader(path, read_npz(path, RunDirError))
+    return from_arrays(read_npz(path, RunDirError), path, cfg, config_source)
+
+
+def from_arrays(arrays: dict[str, np.ndarray], where: str | Path, cfg: Config, config_source: str) -> "_Reader":
+    """A checkpoint's arrays, read already (a sweep's worker gets them from the client), checked as `read`
+    checks a file; `where` names the file in messages."""
+    reader = _Reader(Path(where), arrays)
     _check_same_data(reader.meta(), cfg, config_source)
     return reader
+
+
+def position(arrays: dict[str, np.ndarray], where: str | Path) -> tuple[int, int, int]:
+    """(epoch, batch, step) at which a checkpoint continues: epochs completed, batches done in the next
+    one and optimizer steps taken. RunDirError for a damaged checkpoint."""
+    meta = _Reader(Path(where), arrays).meta()
+    return meta["epoch"], meta["batch"], meta["step"]
 
 
 def load(reader: "_Reader", trainer: Trainer, n_train: int, config_source: str) -> tuple[State, list[str]]:

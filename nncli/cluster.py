@@ -1,6 +1,6 @@
 """Runs of a sweep on a Dask distributed cluster (the optional `dask` extra: `pip install "nncli[dask]"`).
 
-Each run is one Dask task calling `executors.execute` on a worker, which needs nncli installed and the
+Each unit of work (a run, or a stack of runs) is one Dask task calling `executors.work` on a worker, which needs nncli installed and the
 data reachable (built-in datasets are generated; data files by the same absolute path, or through
 `$NNCLI_DATA`); the run's files travel back in the result and the client writes them, so no shared
 filesystem is needed. A worker lost mid-run makes the scheduler run that task again on another worker
@@ -16,7 +16,8 @@ import uuid
 from typing import Callable, Iterator
 
 from .errors import NncliError
-from .executors import POLL_SECONDS, Outcome, Started, Task, Throttled, execute
+from .executors import POLL_SECONDS, Throttled, work
+from .tasks import Outcome, Stack, Started, Task, failed, members
 
 INSTALL_HINT = 'pip install "nncli[dask]"'
 STOP_CHECK_SECONDS = 0.5
@@ -35,18 +36,19 @@ def _distributed():
     return distributed
 
 
-def remote_execute(task: Task, stop_event: str) -> Outcome:
-    """One run on a Dask worker; skipped when the sweep was stopped before it began."""
+def remote_execute(unit: Task | Stack, stop_event: str) -> list[Outcome]:
+    """One unit of work (a run or a stack) on a Dask worker; skipped when the sweep was stopped before it
+    began."""
     from distributed import Event, get_worker  # runs on a worker, where distributed is installed
 
     stop = Event(stop_event)
     if stop.is_set():
-        return Outcome(task.index, "skipped", None)
+        return [Outcome(t.index, "skipped", None) for t in members(unit)]
     try:
         name = str(get_worker().name)
     except ValueError:
         name = "dask"
-    return execute(task, Throttled(stop.is_set, STOP_CHECK_SECONDS), name)
+    return work(unit, Throttled(stop.is_set, STOP_CHECK_SECONDS), name)
 
 
 class DaskExecutor:
@@ -80,12 +82,12 @@ class DaskExecutor:
         info = self.client.scheduler_info()
         return sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
 
-    def run(self, tasks: list[Task], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
+    def run(self, units: list[Task | Stack], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
         distributed = _distributed()
         sweep = uuid.uuid4().hex[:12]
         stop = distributed.Event(f"nncli-stop-{sweep}", client=self.client)
-        futures = {self.client.submit(remote_execute, t, stop.name, key=f"nncli-{sweep}-{t.index}", pure=False): t
-                   for t in tasks}
+        futures = {self.client.submit(remote_execute, u, stop.name, key=f"nncli-{sweep}-{u.index}", pure=False): u
+                   for u in units}
         done = distributed.as_completed(list(futures), loop=self.client.loop)
         stopping = False
         try:
@@ -97,15 +99,14 @@ class DaskExecutor:
                 if not batch:
                     time.sleep(POLL_SECONDS / 2)
                 for future in batch:
-                    yield self._outcome(future, futures[future])
+                    yield from self._outcomes(future, futures[future])
         finally:
             if not done.is_empty():
                 self.client.cancel(list(futures))
 
     @staticmethod
-    def _outcome(future, task: Task) -> Outcome:
+    def _outcomes(future, unit: Task | Stack) -> list[Outcome]:
         try:
-            outcome = future.result()
+            return future.result()
         except Exception as e:  # KilledWorker (died too often), a worker without nncli, ...
-            return Outcome(task.index, "failed", None, f"failed on the cluster: {type(e).__name__}: {e}")
-        return outcome
+            return failed(unit, f"failed on the cluster: {type(e).__name__}: {e}")

@@ -1,14 +1,14 @@
 """Where the runs of a sweep train: in this process, in a pool of long-lived local worker processes, or on
-a Dask cluster (nncli/cluster.py). Every executor calls the same `execute(task)`, which trains one run in
-memory exactly as the Python API's `nncli.train(config, runs_dir=None)` does and hands back the run's files; the
-client writes them, so a worker never needs the sweep directory.
+a Dask cluster (nncli/cluster.py). Every executor calls the same `work(unit)`: a Task is one run trained in
+memory exactly as the Python API's `nncli.train(config, runs_dir=None)` does (`execute`), a Stack several
+runs trained together (nncli/stack_runner.py); either hands back the runs' files and the client writes
+them, so a worker never needs the sweep directory.
 
-An executor is a context manager with `workers` (runs at a time) and `run(tasks, should_stop)`, a generator
-that yields `Started(index)` when a run begins (where it can tell) and the run's `Outcome` when it ends, in
-any order. Once `should_stop()` turns true, no new run starts and running runs are asked to stop: they end
-"interrupted" with a checkpoint, as `nncli train` does on Ctrl-C; tasks never started yield nothing. Any
-other way of training several tasks (for example a stack of small networks in one process) is one more
-class with this interface.
+An executor is a context manager with `workers` (units at a time) and `run(units, should_stop)`, a
+generator that yields `Started(index)` when a run begins (where it can tell) and each run's `Outcome` when
+it ends, in any order. Once `should_stop()` turns true, no new unit starts and running runs are asked to
+stop: they end "interrupted" with a checkpoint, as `nncli train` does on Ctrl-C; runs never started yield
+nothing.
 """
 
 from __future__ import annotations
@@ -20,58 +20,40 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from .config import validate
 from .errors import ConfigError, NncliError, argument
-from .runner import in_memory, prepare
-from .runs import MemoryRun
+from .runner import from_checkpoint, in_memory, prepare
+from .stack_runner import execute_stack
+from .tasks import Outcome, Stack, Started, Task, failed, members
 
 #: environment of the local worker processes: one BLAS thread each (unless the user chose a number)
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 POLL_SECONDS = 0.1  # how often the client looks at should_stop while waiting for results
 
 
-@dataclass
-class Task:
-    """One run to train: its place in the sweep, directory name, resolved config (seed included) and the
-    `nncli train` command line that makes the same run (recorded in its summary.json)."""
-
-    index: int
-    name: str
-    config: dict[str, Any]
-    command: list[str]
-
-
-@dataclass
-class Started:
-    index: int
-    worker: str
-
-
-@dataclass
-class Outcome:
-    """How a run ended: `status` from its summary (completed, early_stopped, diverged, interrupted), or
-    "failed" (an error: `message`, no `memory`), or "skipped" (stopped before it began). `memory` holds
-    the run's summary and metrics rows, `files` its run directory's files rendered as bytes (by the
-    worker, so the client only writes them)."""
-
-    index: int
-    status: str
-    memory: MemoryRun | None
-    message: str = ""
-    seconds: float = 0.0
-    worker: str = ""
-    files: dict[str, bytes] | None = None
+def work(unit: Task | Stack, should_stop: Callable[[], bool] | None = None, worker: str = "") -> list[Outcome]:
+    """Train a unit of work, one run or a stack of runs; the Outcome of each of its runs."""
+    if isinstance(unit, Stack):
+        return execute_stack(unit, should_stop, worker)
+    return [execute(unit, should_stop, worker)]
 
 
 def execute(task: Task, should_stop: Callable[[], bool] | None = None, worker: str = "") -> Outcome:
-    """Train one run in memory; errors become a "failed" Outcome with the message `nncli train` prints."""
+    """Train one run in memory (from its checkpoint, for an interrupted run being resumed); errors become
+    a "failed" Outcome with the message `nncli train` prints."""
     started = time.perf_counter()
+    stop = should_stop or _never
     try:  # what nncli.train(config, runs_dir=None) does
-        memory, summary = in_memory(prepare(validate(task.config)), None, task.command, should_stop or _never)
+        cfg = validate(task.config)
+        if task.resume is None:
+            memory, summary = in_memory(prepare(cfg), None, task.command, stop, name=task.name)
+        else:
+            p, state = from_checkpoint(cfg, task.resume, task.name)
+            memory, summary = in_memory(p, None, task.command, stop, name=task.name, state=state,
+                                        history=task.resume.get("history"), snapshots=task.resume.get("snapshots"))
     except NncliError as e:
         return Outcome(task.index, "failed", None, e.text(), time.perf_counter() - started, worker)
     except MemoryError:
@@ -119,12 +101,13 @@ class InProcess:
     def __exit__(self, *exc) -> None:
         pass
 
-    def run(self, tasks: list[Task], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
-        for task in tasks:
+    def run(self, units: list[Task | Stack], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
+        for unit in units:
             if should_stop():
                 return
-            yield Started(task.index, "main")
-            yield execute(task, should_stop, "main")
+            for task in members(unit):
+                yield Started(task.index, "main")
+            yield from work(unit, should_stop, "main")
 
 
 class _Worker:
@@ -139,7 +122,7 @@ class _Worker:
 
 
 def _work(conn, stop, name: str) -> None:
-    """A worker process: receive tasks, train each in memory, send the Outcome back; None ends it.
+    """A worker process: receive units of work, train each in memory, send the Outcomes back; None ends it.
     Ctrl-C reaches the whole process group: workers ignore it, the client asks them to stop through the
     shared `stop` flag, which training reads after every batch."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -150,7 +133,7 @@ def _work(conn, stop, name: str) -> None:
             return
         if task is None:
             return
-        conn.send(execute(task, lambda: stop.value != 0, name))
+        conn.send(work(task, lambda: stop.value != 0, name))
 
 
 @contextlib.contextmanager
@@ -200,42 +183,42 @@ class LocalPool:
         self._pool.append(worker)
         return worker
 
-    def run(self, tasks: list[Task], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
+    def run(self, units: list[Task | Stack], should_stop: Callable[[], bool]) -> Iterator[Started | Outcome]:
         stop = self._ctx.RawValue("b", 0)
-        pending = deque(tasks)
-        idle = [self._spawn(stop) for _ in range(min(self.workers, len(tasks)))]
-        busy: dict[_Worker, Task] = {}
+        pending = deque(units)
+        idle = [self._spawn(stop) for _ in range(min(self.workers, len(units)))]
+        busy: dict[_Worker, Task | Stack] = {}
         try:
             while busy or (pending and not stop.value):
                 if not stop.value and should_stop():
                     stop.value = 1
                 while idle and pending and not stop.value:
-                    worker, task = idle.pop(), pending.popleft()
-                    worker.conn.send(task)
-                    busy[worker] = task
-                    yield Started(task.index, worker.name)
+                    worker, unit = idle.pop(), pending.popleft()
+                    worker.conn.send(unit)
+                    busy[worker] = unit
+                    for task in members(unit):
+                        yield Started(task.index, worker.name)
                 ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_SECONDS)
                 for worker in [w for w in busy if w.conn in ready or w.process.sentinel in ready]:
-                    outcome = self._receive(worker, busy.pop(worker))
+                    outcomes = self._receive(worker, busy.pop(worker))
                     if not worker.process.is_alive():  # it died: replace it
                         self._pool.remove(worker)
                         worker = self._spawn(stop) if pending and not stop.value else None
                     if worker is not None:
                         idle.append(worker)
-                    yield outcome
+                    yield from outcomes
         finally:
             stop.value = 1
 
     @staticmethod
-    def _receive(worker: _Worker, task: Task) -> Outcome:
+    def _receive(worker: _Worker, unit: Task | Stack) -> list[Outcome]:
         try:
             if worker.conn.poll():
                 return worker.conn.recv()
         except (EOFError, OSError):
             pass
         worker.process.join(1.0)
-        return Outcome(task.index, "failed", None, f"the worker process died (exit code {worker.process.exitcode}) "
-                       f"while training this run")
+        return failed(unit, f"the worker process died (exit code {worker.process.exitcode}) while training this run")
 
     def _shutdown(self, graceful: bool) -> None:
         """Ask every worker to quit (or, after a second Ctrl-C or an error, terminate it); wait for all."""

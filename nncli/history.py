@@ -42,6 +42,19 @@ class Columns(Sequence):
                 row[name] = int(v) if name in INTEGER_COLUMNS else float(v)
         return row
 
+    def cells(self, name: str) -> list[str]:
+        """A column as metrics.csv writes it: repr of each float (once per distinct value), integers as
+        such, "" where a row does not have it."""
+        values, present = self.values[name], self.present[name]
+        if name in INTEGER_COLUMNS:
+            out = [str(v) for v in values.astype(np.int64).tolist()]
+        else:
+            distinct, index = np.unique(values, return_inverse=True)
+            out = np.array([repr(v) for v in distinct.tolist()], dtype=object)[index.reshape(-1)].tolist()
+        if present is not None:
+            out = [c if p else "" for c, p in zip(out, present.tolist())]
+        return out
+
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         """(values, present) of a column, None when there is no such column."""
         return (self.values[name], self.present[name]) if name in self.values else None
@@ -74,6 +87,8 @@ class StackHistory:
         """Epoch `epoch`'s row of the members `ids`: row[name] an array over them, or (values, present)
         for a column only some of them have."""
         e = epoch - 1
+        if len(ids) == len(self.count):  # every member: a slice, not a gather
+            ids = slice(None)
         self.values["epoch"][ids, e] = epoch
         self.values["step"][ids, e] = step
         for name, v in row.items():

@@ -196,12 +196,29 @@ def write_first_files(p: Prepared, run: RunDir | MemoryRun, command: list[str] |
 
 
 def in_memory(p: Prepared, events: Events | None = None, command: list[str] | None = None,
-              should_stop: Callable[[], bool] = lambda: False, name: str = "run") -> tuple[MemoryRun, dict[str, Any]]:
+              should_stop: Callable[[], bool] = lambda: False, name: str = "run", state: State | None = None,
+              history: list[dict[str, Any]] | None = None,
+              snapshots: dict[str, np.ndarray] | None = None) -> tuple[MemoryRun, dict[str, Any]]:
     """Train without touching the disk: the run's files in a MemoryRun (`MemoryRun.save` writes them out
-    later, as a sweep's client does), and the summary. `name` is what its run directory would be called."""
+    later, as a sweep's client does), and the summary. `name` is what its run directory would be called.
+    An interrupted run continues from `state` (`from_checkpoint`), with its summary's `history` of resumes
+    and the arrays of its snapshots.npz."""
     memory = MemoryRun(name)
-    write_first_files(p, memory, command)
-    return memory, execute(p, memory, events, command=command, should_stop=should_stop)
+    if state is None:
+        write_first_files(p, memory, command)
+    else:
+        memory.snapshots = snapshots
+    return memory, execute(p, memory, events, command=command, should_stop=should_stop, state=state, history=history)
+
+
+def from_checkpoint(cfg: Config, resume: dict[str, Any], name: str) -> tuple[Prepared, State]:
+    """A run prepared to continue from its checkpoint's arrays (`resume["checkpoint"]`, read by a sweep's
+    client from the run directory `name`): weights, optimizer state and generator loaded, and the State."""
+    p = prepare(cfg, warm_start=False)
+    where = f"{name}/{runs.CHECKPOINT}"
+    reader = checkpoint.from_arrays(resume["checkpoint"], where, cfg, f"{name}/{runs.CONFIG}")
+    state, _ = checkpoint.load(reader, p.trainer, len(p.data.train), where)
+    return p, state
 
 
 def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
@@ -247,13 +264,7 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     try:
         result = p.trainer.fit(p.data, events, state=state, should_stop=should_stop,
                                on_checkpoint=progress if every else None)
-        _finish_snapshots(p, run, recorder, result)
-        if result.status == "interrupted" or (result.status == "completed" and every):
-            run.write_checkpoint(checkpoint.arrays(p.trainer, result.state, n))
-        elif result.status == "completed":
-            run.remove_checkpoint()  # an interrupt's checkpoint, now stale
-        run.write_metrics(result.state.rows, columns)
-        run.write_weights(p.net.state())
+        write_result(p, run, result, recorder)
     except Exception as e:  # recorded as "failed" (a bug too), then raised: never a run left "running"
         _record_failure(p, run, result, state, e, started, command)
         raise
@@ -263,6 +274,20 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     s = {**summary(p, result, time.perf_counter() - started, command), **extra}
     run.write_summary(s)
     return s
+
+
+def write_result(p: Prepared, run: RunDir | MemoryRun, result: Result, recorder: snapshots.Recorder | None) -> None:
+    """The files of a run that has trained, but its summary.json: snapshots.npz (with the last snapshot),
+    checkpoint.npz when interrupted or completed with train.checkpoint_every (an interrupt's stale one
+    removed otherwise), then metrics.csv and weights.npz."""
+    _finish_snapshots(p, run, recorder, result)
+    every = p.cfg.train.checkpoint_every
+    if result.status == "interrupted" or (result.status == "completed" and every):
+        run.write_checkpoint(checkpoint.arrays(p.trainer, result.state, len(p.data.train)))
+    elif result.status == "completed":
+        run.remove_checkpoint()  # an interrupt's checkpoint, now stale
+    run.write_metrics(result.state.rows, metric_columns(p.data))
+    run.write_weights(p.net.state())
 
 
 def _finish_snapshots(p: Prepared, run: RunDir | MemoryRun, recorder: snapshots.Recorder | None,
@@ -293,9 +318,12 @@ def _recorder(p: Prepared, run: RunDir | MemoryRun, events: Events,
     if not k:
         return None
     record = None
-    if state is not None and run.path is not None:
+    if state is not None:
         try:
-            record = snapshots.read(run.file(runs.SNAPSHOTS), p.net)
+            if run.path is not None:
+                record = snapshots.read(run.file(runs.SNAPSHOTS), p.net)
+            elif run.snapshots is not None:  # a sweep's run continued in memory
+                record = snapshots.from_arrays(run.snapshots, p.net, f"{run.name}/{runs.SNAPSHOTS}")
         except RunDirError as e:
             raise RunDirError(f"{e}; delete it to resume without the snapshots taken so far") from None
         record = record.until(state.epoch) if record is not None else None

@@ -19,6 +19,7 @@ import numpy as np
 from . import atomic, jsonable
 from . import summary as summary_format
 from .errors import RunDirError, argument
+from .history import Columns
 from .readers import is_number, parse_json, printable, read_text
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CHECKPOINT, SNAPSHOTS = (
@@ -33,13 +34,12 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def metrics_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _fmt(row.get(k)) for k in columns})
-    return buf.getvalue()
+def metrics_csv(rows, columns: list[str]) -> str:
+    """metrics.csv: the header, then one line per row; floats as repr (they read back exactly), missing
+    cells empty. Built column by column (a stack's `history.Columns` renders its arrays whole)."""
+    cells = [rows.cells(name) if isinstance(rows, Columns) else [_fmt(r.get(name)) for r in rows]
+             for name in columns]
+    return "\n".join([",".join(columns), *map(",".join, zip(*cells))]) + "\n"
 
 
 def summary_bytes(summary: dict[str, Any]) -> bytes:
@@ -47,12 +47,10 @@ def summary_bytes(summary: dict[str, Any]) -> bytes:
     return (jsonable.dumps(summary) + "\n").encode("utf-8")  # strict JSON: NaN and infinity are null
 
 
-def _fmt(v):
+def _fmt(v) -> str:
     if v is None:
         return ""
-    if isinstance(v, float):
-        return repr(v)
-    return v
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 # -- creating -------------------------------------------------------------------------------------
@@ -300,7 +298,8 @@ class MemoryRun:
         self.snapshots = {k: np.array(v) for k, v in arrays.items()}
 
     def write_metrics(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
-        self.rows, self.columns = [dict(r) for r in rows], list(columns)
+        self.rows = rows if isinstance(rows, Columns) else [dict(r) for r in rows]  # Columns are read-only
+        self.columns = list(columns)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self.summary = json.loads(jsonable.dumps(summary))  # as summary.json would hold it

@@ -74,16 +74,17 @@ class Batches:
         self.T = np.empty(K * bs * u, train.T.dtype)
         self.y = np.empty(K * bs, train.y.dtype) if train.y is not None else None
         self.noise = [GaussianNoise(sd, rng, bs, d, train.X.dtype) if sd else None for sd, rng in zip(noise, rngs)]
+        self.noisy = any(z is not None for z in self.noise)
 
     def keep(self, rows: np.ndarray) -> None:
         self.noise = [self.noise[i] for i in rows]
+        self.noisy = any(z is not None for z in self.noise)
 
     def batch(self, lo: int, hi: int, perms: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Rows lo..hi of every member's epoch order: X (K, m, d) (or (m, d) when shared, in order and
         without noise), T likewise, labels y."""
         tr = self.train
-        noisy = any(z is not None for z in self.noise)
-        if perms is None and not noisy:
+        if perms is None and not self.noisy:
             return tr.chunk(lo, hi)
         K, m = len(self.noise), hi - lo
         X = self.X[:K * m * tr.X.shape[-1]].reshape(K, m, -1)

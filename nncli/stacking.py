@@ -31,13 +31,22 @@ from .stack_data import Batches, split_of
 from .trainer import Result, State
 
 def _member_sums(arrays: list[np.ndarray]) -> np.ndarray:
-    """Each member's sum of every array (K, ...): as `trainer.all_finite` sums one network's, one array
-    at a time (NaN and infinity propagate; an overflowing sum is divergence too)."""
+    """Which members have every array (K, ...) finite, as `trainer.all_finite` decides for one network:
+    the sum of each array is finite (NaN and infinity propagate; an overflowing sum is divergence too).
+    Usually answered for all at once: when no value is NaN or infinite and the largest magnitude times a
+    member's count of values stays below the largest float, no member's sum can overflow."""
+    if all(_surely_finite(a) for a in arrays):
+        return np.ones(len(arrays[0]), bool)
     ok = None
     for a in arrays:
         finite = np.isfinite(a.reshape(len(a), -1).sum(axis=1))
         ok = finite if ok is None else ok & finite
     return ok
+
+
+def _surely_finite(a: np.ndarray) -> bool:
+    lo, hi = float(a.min()), float(a.max())
+    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) * (a.size // len(a)) < np.finfo(a.dtype).max
 
 
 class StackTrainer:
@@ -164,7 +173,6 @@ class StackTrainer:
             hi = min(lo + self.bs, n)
             X, T, y = self.loader.batch(lo, hi, self.perms)
             value, grads, Y = self.net.backprop(X, T, self.loss, self.decay.value, work=self.work)
-            value = np.broadcast_to(value, (len(self.ids),))
             loss_bad = ~np.isfinite(value)
             grad_bad = ~loss_bad & ~_member_sums(grads[1::2])
             if loss_bad.any() or grad_bad.any():

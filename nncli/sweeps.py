@@ -7,9 +7,10 @@
       <name>/         one ordinary run directory per point and seed, e.g. activation=relu,lr=0.25,seed=3
 
 `plan` expands and validates every point before anything is written; `create` makes the directory;
-`run` hands the runs to an executor (nncli/executors.py) and writes each run directory and results.csv as
-the results come back. `open_plan` reads a sweep directory back to finish it (`--resume`): finished runs
-(completed, early stopped, diverged) are kept; missing, interrupted, killed and failed ones train again
+`run` groups the runs into stacks where that pays (nncli/stack_plan.py), hands them to an executor
+(nncli/executors.py) and writes each run directory and results.csv as the results come back. `open_plan`
+reads a sweep directory back to finish it (`--resume`): finished runs (completed, early stopped, diverged)
+are kept; interrupted runs continue from their checkpoint; missing, killed and failed ones train again
 from their start (same seed, so the same result). Never prints.
 """
 
@@ -27,13 +28,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
-from . import __version__, aggregate, atomic, runs
+from . import __version__, aggregate, atomic, checkpoint, runs, stack_plan
 from .config import apply_overrides, validate
 from .errors import ConfigError, RunDirError
-from .executors import Outcome, Started, Task
 from .grid import SEED, Grid, Point, build_grid, expand
+from .npyfiles import read_npz
 from .readers import parse_yaml, read_yaml_mapping
 from .runs import RunDir
+from .tasks import Started, Task
 
 SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
 FINISHED = ("completed", "early_stopped", "diverged")  # kept by a resume
@@ -164,7 +166,28 @@ def _existing(point: Point, sweep: RunDir) -> dict[str, Any] | None:
     return result_row(point, summary["status"], summary, rows, None)
 
 
-def _save(point: Point, outcome: Outcome, sweep: RunDir) -> None:
+def _resume(point: Point, sweep: RunDir) -> dict[str, Any] | None:
+    """What an interrupted run in the sweep directory needs to continue (see tasks.Task.resume): its
+    checkpoint's and snapshots' arrays and its summary's resumes with this one; None when it has no
+    readable checkpoint (it trains again from its start)."""
+    run = RunDir(sweep.file(point.name))
+    if not run.file(runs.CHECKPOINT).is_file():
+        return None
+    try:
+        if run.read_summary().get("status") != "interrupted":
+            return None
+        arrays = read_npz(run.file(runs.CHECKPOINT), RunDirError)
+        epoch, _, step = checkpoint.position(arrays, run.file(runs.CHECKPOINT))
+        snaps = read_npz(run.file(runs.SNAPSHOTS), RunDirError) if run.file(runs.SNAPSHOTS).is_file() else None
+        earlier = run.read_summary().get("resumed")
+    except RunDirError:
+        return None
+    history = (earlier if isinstance(earlier, list) else []) + [
+        {"epoch": epoch, "step": step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+    return {"checkpoint": arrays, "snapshots": snaps, "history": history}
+
+
+def _save(point: Point, outcome, sweep: RunDir) -> None:
     """Write a run's files into <sweep>/<name> (replacing an unfinished run of an earlier attempt)."""
     path = sweep.file(point.name)
     if path.exists():
@@ -203,7 +226,10 @@ class SweepEvents:
     """What a sweep tells its caller (the CLI's progress view); override what you need."""
 
     def on_sweep_start(self, total: int, kept: int, workers: int) -> None:
-        """Before the first run: runs in the sweep, finished runs kept from before, runs at a time."""
+        """Before the first run: runs in the sweep, finished runs kept from before, units at a time."""
+
+    def on_stacks(self, notes: list[str]) -> None:
+        """How the runs were grouped into stacks (stack_plan.plan's lines), before the first run."""
 
     def on_run_start(self, point: Point) -> None:
         """A run began on a worker (local executors only)."""
@@ -213,9 +239,11 @@ class SweepEvents:
 
 
 def run(p: Plan, sweep: RunDir, executor, events: SweepEvents | None = None,
-        should_stop: Callable[[], bool] | None = None) -> SweepResult:
-    """Train every run of the plan not finished yet in `sweep` with `executor` (entered already), writing
-    each run directory and results.csv as the results come back."""
+        should_stop: Callable[[], bool] | None = None, stack: str = "auto",
+        stack_budget_mb: float = stack_plan.BUDGET_MB) -> SweepResult:
+    """Train every run of the plan not finished yet in `sweep` with `executor` (entered already), stacked
+    as `stack` says (stack_plan.MODES), writing each run directory and results.csv as the results come
+    back."""
     events = events or SweepEvents()
     should_stop = should_stop or (lambda: False)
     rows: dict[int, dict[str, Any]] = {}
@@ -228,8 +256,11 @@ def run(p: Plan, sweep: RunDir, executor, events: SweepEvents | None = None,
             rows[point.index] = row
     kept = len(rows)
     events.on_sweep_start(len(p.points), kept, executor.workers)
-    tasks = [Task(pt.index, pt.name, pt.config, p.train_command(pt)) for pt in todo]
-    with contextlib.closing(executor.run(tasks, should_stop)) as messages:
+    tasks = [Task(pt.index, pt.name, pt.config, p.train_command(pt), _resume(pt, sweep)) for pt in todo]
+    units, notes = stack_plan.plan(tasks, stack, stack_budget_mb, executor.workers)
+    if notes:
+        events.on_stacks(notes)
+    with contextlib.closing(executor.run(units, should_stop)) as messages:
         for message in messages:
             point = p.points[message.index]
             if isinstance(message, Started):

@@ -101,7 +101,7 @@ def test_the_local_pool_trains_on_two_worker_processes(tmp_path):
 def test_ctrl_c_stops_with_checkpoints_and_resume_finishes_without_rerunning(tmp_path):
     sweep = tmp_path / "sweep"
     args = [*NNCLI, "sweep", str(XOR), "-p", "optimizer.lr=0.1,0.5,1", "--seeds", "3", "train.epochs=30000",
-            "--workers", "2", "--out", str(sweep)]
+            "--workers", "2", "--no-stack", "--out", str(sweep)]  # the worker pool (stacks: test_stacked_sweeps)
     proc = subprocess.Popen(args, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -124,7 +124,7 @@ def test_ctrl_c_stops_with_checkpoints_and_resume_finishes_without_rerunning(tmp
         assert json.loads((sweep / name / "summary.json").read_text())["status"] == "interrupted"
     stamps = {name: (sweep / name / "weights.npz").stat().st_mtime_ns for name in finished}
 
-    r = subprocess.run([*NNCLI, "sweep", "--resume", str(sweep), "--workers", "2"], env=ONE_THREAD,
+    r = subprocess.run([*NNCLI, "sweep", "--resume", str(sweep), "--workers", "2", "--no-stack"], env=ONE_THREAD,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert f"{len(finished)} finished already" in r.stderr

@@ -59,6 +59,11 @@ class SweepProgress(SweepEvents):
             self.task = self.progress.add_task("sweep", total=total, completed=kept, counts="")
             self.progress.start()
 
+    def on_stacks(self, notes: list[str]) -> None:
+        if not self.quiet:
+            for line in notes:
+                self.console.print(f"stacks: {line}", highlight=False, markup=False)
+
     def on_run_start(self, point) -> None:
         self.running += 1
         self._draw()
@@ -110,6 +115,12 @@ def sweep(
                                             help="run on this Dask scheduler, e.g. tcp://host:8786 (dask extra)"),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, metavar="SECONDS",
                                   help="how long to try reaching the Dask scheduler"),
+    stack: Optional[bool] = typer.Option(None, "--stack/--no-stack", show_default=False,
+                                         help="train runs that share their network's shapes together as stacks: "
+                                         "--stack wherever they can, --no-stack never [default: where it pays, "
+                                         "for small networks]"),
+    stack_memory: Optional[float] = typer.Option(None, "--stack-memory", min=1, metavar="MB", show_default=False,
+                                                 help="memory one stack may use [512]"),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", show_default=False,
                                           help="finish this sweep: run what is missing or unfinished"),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="parent of the sweep directory"),
@@ -126,8 +137,9 @@ def sweep(
         with stop_on_signals(SweepStop()) as stop, progress:
             result = api.sweep(config, param or [], overrides or None, grid=grid, seeds=seeds, random=random,
                                sample_seed=sample_seed, workers=workers, scheduler=scheduler, timeout=timeout,
-                               runs_dir=runs_dir,
-                               out=out, resume=resume, events=progress, should_stop=stop, command=command)
+                               runs_dir=runs_dir, out=out, resume=resume, events=progress, should_stop=stop,
+                               command=command, stack="auto" if stack is None else stack,
+                               stack_memory=stack_memory)
         groups = result.groups()
         if as_json:
             typer.echo(json.dumps({"sweep_dir": str(result.path), "runs": result.total, "finished": len(result.rows),

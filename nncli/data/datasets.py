@@ -58,6 +58,12 @@ class DatasetSource:
     def load(self, rng: np.random.Generator, dtype) -> Dataset:
         raise NotImplementedError
 
+    def known_shape(self) -> tuple[int, int] | None:
+        """(samples, features) of the data, when the options alone tell (generated data); None when only
+        loading it does (files). Used to size a stack of networks before any data is loaded."""
+        n = getattr(self.options, "n_samples", None)
+        return (n, 2) if self.kind == "generated" and isinstance(n, int) else None  # the plane's toy sets
+
     def input_format(self) -> dict:
         """How to read new inputs for a network trained on this data: `delimiter` of CSV files, the CSV
         `target` column to drop when a file has it, the `npz_key` of the inputs array, and whether uint8
@@ -111,6 +117,9 @@ def check(ds: Dataset) -> None:
 @DATASETS.register("xor")
 class Xor(DatasetSource):
     """The lab's XOR: the four points of {-1, 1}^2, target 1 where exactly one input is 1."""
+
+    def known_shape(self):
+        return (4, 2)
 
     def load(self, rng, dtype):
         X = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=dtype)

@@ -65,6 +65,9 @@ class Linear(DatasetSource):
 
     Options = LinearOptions
 
+    def known_shape(self):
+        return (self.options.n_samples, self.options.n_features)
+
     def load(self, rng, dtype):
         o = self.options
         lam = eigenvalues(o.n_features, o.condition)
