@@ -77,11 +77,14 @@ def cluster(tmp_path):
             stop(p)
 
 
-def test_a_sweep_survives_a_worker_killed_mid_run(cluster, tmp_path):
+@pytest.mark.parametrize("stacking", [["--no-stack"], ["--stack", "--stack-memory", "3"]], ids=["runs", "stacks"])
+def test_a_sweep_survives_a_worker_killed_mid_run(cluster, tmp_path, stacking):
+    """One Dask task per run, or per stack (3 MB per stack: stacks of 2 runs): a worker killed in the middle
+    of one makes the scheduler run it again on the other worker."""
     address, workers = cluster
     sweep = tmp_path / "sweep"
     proc = subprocess.Popen([*NNCLI, "sweep", str(XOR), "-p", "optimizer.lr=0.25,1", "--seeds", "3",
-                             "train.epochs=15000", "--scheduler", address, "--out", str(sweep)],
+                             "train.epochs=15000", "--scheduler", address, "--out", str(sweep), *stacking],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -89,8 +92,8 @@ def test_a_sweep_survives_a_worker_killed_mid_run(cluster, tmp_path):
             time.sleep(0.05)
         assert (sweep / "results.csv").exists(), "no run finished within 2 minutes"
         with (sweep / "results.csv").open() as f:
-            done_before = len(list(csv.DictReader(f)))
-        assert done_before < 6
+            done_before = {row["run"] for row in csv.DictReader(f)}
+        assert len(done_before) < 6
         os.killpg(workers["w2"].pid, signal.SIGKILL)  # the nanny and its worker, in the middle of a run
         out, err = proc.communicate(timeout=300)
     finally:
@@ -100,7 +103,9 @@ def test_a_sweep_survives_a_worker_killed_mid_run(cluster, tmp_path):
     with (sweep / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 and {r["status"] for r in rows} == {"completed"}
-    assert "w1" in {r["worker"] for r in rows}
+    assert "w1" in {r["worker"] for r in rows if r["run"] not in done_before}
+    if "--stack" in stacking:
+        assert "stacked: 3 stacks (2, 2, 2)" in err
     for row in rows:
         run = sweep / row["run"]
         assert {p.name for p in run.iterdir()} == FILES
