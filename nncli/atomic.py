@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import uuid
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import BinaryIO, Iterator
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[BinaryIO]:
+def atomic_open(path: str | os.PathLike[str], suffix: str = ".tmp", durable: bool = True) -> Iterator[BinaryIO]:
     """`with atomic_open(path) as f: f.write(...)`: the file appears under `path` only if the block
     ends without an exception; otherwise the temporary file is removed and `path` is left as it was.
-    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600."""
+    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600. `durable=False` skips
+    the fsyncs (still atomic for readers and for a killed process): for many files made durable together
+    by one `sync_filesystem` (a sweep's run directories)."""
     path = Path(path)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{suffix}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -22,16 +25,35 @@ def atomic_open(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_open(path) as f:
+def write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
+    with atomic_open(path, durable=durable) as f:
         f.write(data)
+
+
+def sync_filesystem(path: str | os.PathLike[str]) -> None:
+    """Make every write on the filesystem holding `path` durable at once (Linux syncfs; elsewhere sync)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        os.sync()
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
+    except OSError:
+        os.sync()
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -43,7 +43,7 @@ def remote_execute(unit: Task | Stack, stop_event: str) -> list[Outcome]:
 
     stop = Event(stop_event)
     if stop.is_set():
-        return [Outcome(t.index, "skipped", None) for t in members(unit)]
+        return [Outcome(t.index, "skipped") for t in members(unit)]
     try:
         name = str(get_worker().name)
     except ValueError:

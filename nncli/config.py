@@ -27,6 +27,8 @@ from .options import format_errors, resolve
 from .readers import MAX_DEPTH, check_depth, parse_yaml, read_yaml_mapping
 
 FULL_BATCH = "full"
+#: libyaml's emitter where PyYAML has it (4x faster than the pure-Python one; the same text)
+YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class Strict(BaseModel):
@@ -148,7 +150,7 @@ class Config(Strict):
 
     def dump(self) -> str:
         """The resolved config as YAML that `nncli train` accepts unchanged."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
+        return yaml.dump(self.model_dump(mode="json"), Dumper=YAML_DUMPER, sort_keys=False, default_flow_style=None)
 
 
 # -- overrides ------------------------------------------------------------------------------------

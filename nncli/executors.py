@@ -27,7 +27,7 @@ from .config import validate
 from .errors import ConfigError, NncliError, argument
 from .runner import from_checkpoint, in_memory, prepare
 from .stack_runner import execute_stack
-from .tasks import Outcome, Stack, Started, Task, failed, members
+from .tasks import Outcome, Stack, Started, Task, failed, members, trained
 
 #: environment of the local worker processes: one BLAS thread each (unless the user chose a number)
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -55,14 +55,15 @@ def execute(task: Task, should_stop: Callable[[], bool] | None = None, worker: s
             memory, summary = in_memory(p, None, task.command, stop, name=task.name, state=state,
                                         history=task.resume.get("history"), snapshots=task.resume.get("snapshots"))
     except NncliError as e:
-        return Outcome(task.index, "failed", None, e.text(), time.perf_counter() - started, worker)
+        return failed(task, e.text(), worker, time.perf_counter() - started)[0]
     except MemoryError:
-        return Outcome(task.index, "failed", None, "out of memory", time.perf_counter() - started, worker)
+        return failed(task, "out of memory", worker, time.perf_counter() - started)[0]
     except Exception as e:  # a bug: reported with the run, the other runs go on
-        return Outcome(task.index, "failed", None, f"internal error ({type(e).__name__}: {e})",
-                       time.perf_counter() - started, worker)
-    return Outcome(task.index, summary["status"], memory, summary.get("message") or "",
-                   time.perf_counter() - started, worker, memory.files())
+        return failed(task, f"internal error ({type(e).__name__}: {e})", worker, time.perf_counter() - started)[0]
+    try:
+        return trained(task, memory, time.perf_counter() - started, worker)
+    except NncliError as e:  # its run directory could not be written (a full disk)
+        return failed(task, e.text(), worker, time.perf_counter() - started)[0]
 
 
 def _never() -> bool:
@@ -94,6 +95,7 @@ class InProcess:
     """Runs one after the other in this process (`workers=1`)."""
 
     workers = 1
+    shared_filesystem = True  # it writes the run directories itself
 
     def __enter__(self):
         return self
@@ -162,7 +164,9 @@ def _worker_start_environment() -> Iterator[None]:
 class LocalPool:
     """`workers` long-lived processes (started with 'spawn', one BLAS thread each) that import nncli once
     and train one run at a time; the client hands each idle worker the next task. A worker that dies
-    (killed, out of memory) fails its run and is replaced."""
+    (killed, out of memory) fails its run and is replaced. Workers write the run directories themselves."""
+
+    shared_filesystem = True
 
     def __init__(self, workers: int):
         self.workers = workers

@@ -14,15 +14,19 @@ import numpy as np
 from .metrics import metric_columns
 
 INTEGER_COLUMNS = ("epoch", "step")
+SHARED_COLUMNS = ("epoch", "step", "lr", "seconds")  # alike for many members of a stack: rendered once
+FEW_VALUES = ("accuracy", "lr")  # columns of a few distinct values (k / n, a schedule's rates)
 
 
 class Columns(Sequence):
     """Rows of metrics.csv as columns: `names` in order; `values[name]` a 1-D array (n,); `present[name]`
     a boolean array, or None when every row has the column."""
 
-    def __init__(self, names: list[str], values: dict[str, np.ndarray], present: dict[str, np.ndarray | None]):
+    def __init__(self, names: list[str], values: dict[str, np.ndarray], present: dict[str, np.ndarray | None],
+                 rendered: dict | None = None):
         self.names, self.values, self.present = names, values, present
         self.n = len(values[names[0]]) if names else 0
+        self.rendered = rendered  # cells of columns met before (a stack's members share epoch, step, seconds)
 
     def __len__(self) -> int:
         return self.n
@@ -46,11 +50,22 @@ class Columns(Sequence):
         """A column as metrics.csv writes it: repr of each float (once per distinct value), integers as
         such, "" where a row does not have it."""
         values, present = self.values[name], self.present[name]
+        if self.rendered is None or name not in SHARED_COLUMNS:
+            return self._cells(name, values, present)
+        key = (name, values.tobytes())
+        if key not in self.rendered:
+            self.rendered[key] = self._cells(name, values, present)
+        return self.rendered[key]
+
+    @staticmethod
+    def _cells(name: str, values: np.ndarray, present: np.ndarray | None) -> list[str]:
         if name in INTEGER_COLUMNS:
-            out = [str(v) for v in values.astype(np.int64).tolist()]
-        else:
+            out = list(map(str, values.astype(np.int64).tolist()))
+        elif name.endswith(FEW_VALUES):  # each distinct value written once
             distinct, index = np.unique(values, return_inverse=True)
-            out = np.array([repr(v) for v in distinct.tolist()], dtype=object)[index.reshape(-1)].tolist()
+            out = np.array(list(map(repr, distinct.tolist())), dtype=object)[index.reshape(-1)].tolist()
+        else:
+            out = list(map(repr, values.tolist()))
         if present is not None:
             out = [c if p else "" for c, p in zip(out, present.tolist())]
         return out
@@ -71,6 +86,7 @@ class StackHistory:
         self.present = {name: (np.zeros((members, epochs), bool) if name.startswith("test_") else None)
                         for name in self.names}
         self.count = np.zeros(members, np.int64)
+        self.rendered: dict = {}  # metrics.csv cells the members share (see Columns.cells)
         for k, state in enumerate(states):
             for e, row in enumerate(state.rows):
                 self._set(k, e, row)
@@ -104,4 +120,5 @@ class StackHistory:
         """Member k's rows so far."""
         n = int(self.count[k])
         return Columns(self.names, {name: self.values[name][k, :n].copy() for name in self.names},
-                       {name: None if m is None else m[k, :n].copy() for name, m in self.present.items()})
+                       {name: None if m is None else m[k, :n].copy() for name, m in self.present.items()},
+                       self.rendered)

@@ -53,6 +53,15 @@ def _fmt(v) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
+def replace(path: Path, files: dict[str, bytes], durable: bool = False) -> None:
+    """A sweep's run directory `path` (made anew: an unfinished run of an earlier attempt is removed)
+    holding rendered files (MemoryRun.files); without fsyncs unless `durable` (the sweep makes them durable
+    together, atomic.sync_filesystem, before results.csv lists them)."""
+    if path.exists():
+        RunDir(path).discard()
+    create(path.name, out=path).write_files(files, durable=durable)
+
+
 # -- creating -------------------------------------------------------------------------------------
 def create(stem: str, runs_dir: Path | None = None, out: Path | None = None) -> "RunDir":
     """Make a new, empty run directory: `out` itself (must not exist), or `<runs_dir>/<stem>-<time>[-N]`.
@@ -131,9 +140,9 @@ class RunDir:
         return self.path / name
 
     # -- writing ----------------------------------------------------------------------------------
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, name: str, data: bytes, durable: bool = True) -> None:
         try:
-            atomic.write_bytes(self.file(name), data)
+            atomic.write_bytes(self.file(name), data, durable)
         except OSError as e:
             raise RunDirError(f"cannot write {name}: {e.strerror or e}", where=str(self.path)) from None
 
@@ -155,10 +164,11 @@ class RunDir:
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write(SUMMARY, summary_bytes(summary))
 
-    def write_files(self, files: dict[str, bytes]) -> None:
-        """Write rendered files (MemoryRun.files), each atomically, in the order given."""
+    def write_files(self, files: dict[str, bytes], durable: bool = True) -> None:
+        """Write rendered files (MemoryRun.files), each atomically, in the order given (`durable=False`:
+        without an fsync each; see atomic.sync_filesystem)."""
         for name, data in files.items():
-            self._write(name, data)
+            self._write(name, data, durable)
 
     def has_checkpoint(self) -> bool:
         return self.file(CHECKPOINT).exists()  # a checkpoint that is not a file is refused when read
@@ -302,7 +312,8 @@ class MemoryRun:
         self.columns = list(columns)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        self.summary = json.loads(jsonable.dumps(summary))  # as summary.json would hold it
+        self._summary_bytes = summary_bytes(summary)
+        self.summary = json.loads(self._summary_bytes)  # as summary.json would hold it
 
     def has_checkpoint(self) -> bool:
         return self.checkpoint is not None
@@ -321,7 +332,7 @@ class MemoryRun:
         if self.checkpoint is not None:
             files[CHECKPOINT] = npz_bytes(self.checkpoint)
         files[METRICS] = metrics_csv(self.rows, self.columns).encode("utf-8")
-        files[SUMMARY] = summary_bytes(self.summary)
+        files[SUMMARY] = self._summary_bytes if self.summary else summary_bytes(self.summary)
         return files
 
     def save(self, run: RunDir) -> None:

@@ -19,7 +19,7 @@ from .runner import Prepared, from_checkpoint, prepare, write_result
 from .runs import MemoryRun
 from .stacking import StackTrainer
 from .summary import summary
-from .tasks import Outcome, Stack, Task, failed
+from .tasks import Outcome, Stack, Task, failed, trained
 from .trainer import State
 
 
@@ -59,9 +59,9 @@ def execute_stack(stack: Stack, should_stop: Callable[[], bool] | None = None, w
         try:
             members.append(_Member(task))
         except NncliError as e:
-            outcomes[task.index] = Outcome(task.index, "failed", None, e.text(), 0.0, worker)
+            outcomes[task.index] = failed(task, e.text(), worker)[0]
         except MemoryError:
-            outcomes[task.index] = Outcome(task.index, "failed", None, "out of memory", 0.0, worker)
+            outcomes[task.index] = failed(task, "out of memory", worker)[0]
     if members:
         try:
             outcomes.update(_train(members, should_stop or (lambda: False), worker, started))
@@ -90,8 +90,10 @@ def _train(members: list[_Member], should_stop: Callable[[], bool], worker: str,
         if m.history is not None:
             s["resumed"] = m.history
         memory.write_summary(s)
-        out[m.task.index] = Outcome(m.task.index, result.status, memory, s.get("message") or "", share, worker,
-                                    memory.files())
+        try:
+            out[m.task.index] = trained(m.task, memory, share, worker)
+        except NncliError as e:  # its run directory could not be written (a full disk)
+            out[m.task.index] = failed(m.task, e.text(), worker, share)[0]
     return out
 
 

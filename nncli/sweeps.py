@@ -20,6 +20,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from .runs import RunDir
 from .tasks import Started, Task
 
 SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
+RESULTS_EVERY = 1.0  # seconds: results.csv is rewritten at most this often while runs finish, and at the end
 FINISHED = ("completed", "early_stopped", "diverged")  # kept by a resume
 
 
@@ -119,10 +121,9 @@ def _write(sweep: RunDir, name: str, text: str) -> None:
 
 
 # -- results --------------------------------------------------------------------------------------
-def result_row(point: Point, status: str, summary: dict[str, Any], rows: list[dict[str, Any]],
+def result_row(point: Point, status: str, summary: dict[str, Any], rec: dict[str, Any],
                seconds: float | None, message: str = "", worker: str = "") -> dict[str, Any]:
-    """One row of results.csv (and of the returned table), with the run's aggregation record."""
-    rec = aggregate.record({**summary, "status": status}, rows)
+    """One row of results.csv (and of the returned table), with the run's aggregation record `rec`."""
     best = rec["best"] or {}
     return {"run": point.name, **point.values, SEED: point.seed, "status": status, "epochs": rec["epochs"],
             **{k: v for k, v in rec["final"].items()}, "best_monitor": best.get("monitor"),
@@ -163,7 +164,7 @@ def _existing(point: Point, sweep: RunDir) -> dict[str, Any] | None:
         return None
     if summary.get("status") not in FINISHED or not (path / runs.WEIGHTS).is_file():
         return None
-    return result_row(point, summary["status"], summary, rows, None)
+    return result_row(point, summary["status"], summary, aggregate.record(summary, rows), None)
 
 
 def _resume(point: Point, sweep: RunDir) -> dict[str, Any] | None:
@@ -187,12 +188,10 @@ def _resume(point: Point, sweep: RunDir) -> dict[str, Any] | None:
     return {"checkpoint": arrays, "snapshots": snaps, "history": history}
 
 
-def _save(point: Point, outcome, sweep: RunDir) -> None:
-    """Write a run's files into <sweep>/<name> (replacing an unfinished run of an earlier attempt)."""
-    path = sweep.file(point.name)
-    if path.exists():
-        RunDir(path).discard()
-    runs.create(point.name, out=path).write_files(outcome.files or outcome.memory.files())
+def _commit(sweep: RunDir, rows: dict[int, dict[str, Any]]) -> None:
+    """Make the run directories written so far durable (one sync), then rewrite results.csv."""
+    atomic.sync_filesystem(sweep.path)
+    write_results(sweep, [rows[i] for i in sorted(rows)])
 
 
 @dataclass
@@ -256,29 +255,38 @@ def run(p: Plan, sweep: RunDir, executor, events: SweepEvents | None = None,
             rows[point.index] = row
     kept = len(rows)
     events.on_sweep_start(len(p.points), kept, executor.workers)
-    tasks = [Task(pt.index, pt.name, pt.config, p.train_command(pt), _resume(pt, sweep)) for pt in todo]
+    local = getattr(executor, "shared_filesystem", False)  # its workers write the run directories themselves
+    tasks = [Task(pt.index, pt.name, pt.config, p.train_command(pt), _resume(pt, sweep),
+                  str(sweep.file(pt.name)) if local else None) for pt in todo]
     units, notes = stack_plan.plan(tasks, stack, stack_budget_mb, executor.workers)
     if notes:
         events.on_stacks(notes)
-    with contextlib.closing(executor.run(units, should_stop)) as messages:
-        for message in messages:
-            point = p.points[message.index]
-            if isinstance(message, Started):
-                events.on_run_start(point)
-                continue
-            if message.status == "skipped":
-                continue
-            if message.memory is not None:
-                _save(point, message, sweep)
-                row = result_row(point, message.status, message.memory.summary, message.memory.rows,
-                                 message.seconds, message.message, message.worker)
-            else:
-                row = result_row(point, message.status, {}, [], message.seconds, message.message, message.worker)
-            rows[point.index] = row
-            write_results(sweep, [rows[i] for i in sorted(rows)])
-            events.on_run_end(point, row)
-    if kept == len(p.points) and not (sweep.file(RESULTS)).is_file():
-        write_results(sweep, [rows[i] for i in sorted(rows)])
+    committed, unsaved = -math.inf, False
+    try:
+        with contextlib.closing(executor.run(units, should_stop)) as messages:
+            for message in messages:
+                point = p.points[message.index]
+                if isinstance(message, Started):
+                    events.on_run_start(point)
+                    continue
+                if message.status == "skipped":
+                    continue
+                if message.files is not None:  # trained where the sweep directory is not: write it here
+                    runs.replace(sweep.file(point.name), message.files)
+                if message.summary is not None:
+                    row = result_row(point, message.status, message.summary, message.record, message.seconds,
+                                     message.message, message.worker)
+                else:
+                    row = result_row(point, message.status, {}, aggregate.record({"status": message.status}, []),
+                                     message.seconds, message.message, message.worker)
+                rows[point.index], unsaved = row, True
+                if time.monotonic() - committed >= RESULTS_EVERY:
+                    _commit(sweep, rows)
+                    committed, unsaved = time.monotonic(), False
+                events.on_run_end(point, row)
+    finally:
+        if unsaved or not sweep.file(RESULTS).is_file():
+            _commit(sweep, rows)
     return SweepResult(sweep.path, [rows[i] for i in sorted(rows)], p.keys, len(p.points),
                        interrupted=should_stop(), kept=kept)
 
