@@ -24,30 +24,11 @@ import numpy as np
 
 from .history import StackHistory
 from .metrics import EVAL_CHUNK, higher_is_better, predicted_classes
-from .nn.hyper import per_member
+from .nn.hyper import MemberValues, ScheduleRates
 from .nn.network import Dense, Network
 from .runner import Prepared
 from .stack_data import Batches, split_of
-from .trainer import Result, State
-
-def _member_sums(arrays: list[np.ndarray]) -> np.ndarray:
-    """Which members have every array (K, ...) finite, as `trainer.all_finite` decides for one network:
-    the sum of each array is finite (NaN and infinity propagate; an overflowing sum is divergence too).
-    Usually answered for all at once: when no value is NaN or infinite and the largest magnitude times a
-    member's count of values stays below the largest float, no member's sum can overflow."""
-    if all(_surely_finite(a) for a in arrays):
-        return np.ones(len(arrays[0]), bool)
-    ok = None
-    for a in arrays:
-        finite = np.isfinite(a.reshape(len(a), -1).sum(axis=1))
-        ok = finite if ok is None else ok & finite
-    return ok
-
-
-def _surely_finite(a: np.ndarray) -> bool:
-    lo, hi = float(a.min()), float(a.max())
-    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) * (a.size // len(a)) < np.finfo(a.dtype).max
-
+from .trainer import Result, State, divergence_message, members_finite
 
 class StackTrainer:
     """Trains `members` (runner.Prepared of networks with the same layer sizes, activations, loss, dtype,
@@ -72,8 +53,8 @@ class StackTrainer:
                             for l, layer in enumerate(layers)])
         self.optimizer = type(self.first.trainer.optimizer).stacked([m.cfg.optimizer.options for m in members])
         self._load_optimizer_state()
-        self.lrs = _ScheduleTable([m.trainer.schedule for m in members])
-        self.decay = _uniform([m.cfg.weight_decay for m in members])
+        self.lrs = ScheduleRates([m.trainer.schedule for m in members])
+        self.decay = MemberValues([m.cfg.weight_decay for m in members])
         self.train = split_of(members, "train")
         self.val, self.test = split_of(members, "val"), split_of(members, "test")
         n = len(self.train)
@@ -85,6 +66,9 @@ class StackTrainer:
         self.monitor = self.first.trainer.monitor(self.first.data)
         self.history = StackHistory(len(members), self.cfg.train.epochs, self.first.data, self.states)
         self._sums_from_states()
+        self.work = self.net.workspace(self.bs)  # the training batches' arrays
+        self.snapshot = [np.empty_like(p) for p in self.net.parameters()]  # the weights at the epoch's start
+        self._eval_work = None
 
     # -- set-up -----------------------------------------------------------------------------------
     def _load_optimizer_state(self) -> None:
@@ -132,8 +116,6 @@ class StackTrainer:
             self._stop_early(self.bad >= es.patience)
         if len(self.ids) and should_stop() and self.epoch < tc.epochs:
             return self._interrupt()
-        self.work = self.net.workspace(self.bs)
-        self.snapshot = [np.empty_like(p) for p in self.net.parameters()]
         while len(self.ids) and self.epoch < tc.epochs:
             epoch = self.epoch + 1
             started = time.perf_counter()
@@ -149,7 +131,7 @@ class StackTrainer:
             if self.batch < self.batches:  # stopped inside the epoch
                 self.seconds += (time.perf_counter() - started) / len(self.ids)
                 return self._interrupt()
-            bad = ~_member_sums(self.net.parameters())
+            bad = ~members_finite(self.net.parameters())
             if bad.any():
                 self._diverge(bad, epoch, "a weight became NaN or infinite", self.step)
                 if not len(self.ids):
@@ -174,7 +156,7 @@ class StackTrainer:
             X, T, y = self.loader.batch(lo, hi, self.perms)
             value, grads, Y = self.net.backprop(X, T, self.loss, self.decay.value, work=self.work)
             loss_bad = ~np.isfinite(value)
-            grad_bad = ~loss_bad & ~_member_sums(grads[1::2])
+            grad_bad = ~loss_bad & ~members_finite(grads[1::2])
             if loss_bad.any() or grad_bad.any():
                 self._diverge(loss_bad, epoch, lambda k: f"the loss became {float(value[k])}", self.step + 1)
                 self._diverge(grad_bad[~loss_bad], epoch, "a gradient became NaN or infinite", self.step + 1)
@@ -224,8 +206,8 @@ class StackTrainer:
             return
         n = len(split)
         rows = min(EVAL_CHUNK, n)
-        if getattr(self, "_eval_rows", None) != rows or len(self._eval_work.Z[0]) != len(self.ids):
-            self._eval_work, self._eval_rows = self.net.workspace(rows), rows
+        if self._eval_work is None or self._eval_work.rows != rows:
+            self._eval_work = self.net.workspace(rows)
         total, correct = np.zeros(len(self.ids)), np.zeros(len(self.ids), np.int64)
         for start in range(0, n, rows):
             X, T, y = split.chunk(start, start + rows)
@@ -266,16 +248,13 @@ class StackTrainer:
         if not which.any():
             return
         params = self.net.parameters()
-        broken = which & ~_member_sums(params)
+        broken = which & ~members_finite(params)
         for p, s in zip(params, self.snapshot):
             p[broken] = s[broken]
         for pos in np.flatnonzero(which):
             k = self.ids[pos]
-            lr = self.members[k].cfg.optimizer.lr
-            text = what(pos) if callable(what) else what
-            message = (f"training diverged at epoch {epoch}, step {step}: {text}. Try a smaller "
-                       f"learning rate (optimizer.lr={lr:g} -> {lr / 10:g}), a smaller init scale, or "
-                       f"gradient-friendlier settings (weight_decay, batch_size)")
+            message = divergence_message(epoch, step, what(pos) if callable(what) else what,
+                                         self.members[k].cfg.optimizer.lr)
             self.results[k] = Result("diverged", None, message, {"epoch": epoch, "step": step})
         self._leave(which)
 
@@ -332,11 +311,10 @@ class StackTrainer:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value[keep])
-        self.snapshot = [s[keep] for s in getattr(self, "snapshot", [])]
+        self.snapshot = [s[keep] for s in self.snapshot]
         if self.best_weights is not None:
             self.best_weights = [b[keep] for b in self.best_weights]
-        if hasattr(self, "work"):
-            self.work = self.net.workspace(self.bs)
+        self.work, self._eval_work = self.net.workspace(self.bs), None
 
     def _state(self, pos: int, k: int) -> State:
         """Member k's training State at this moment (what its own Trainer would hold)."""
@@ -362,41 +340,3 @@ class StackTrainer:
             if len(pos):
                 out.append((epoch, [p[pos[0]].reshape(shape) for p, shape in zip(params, shapes)]))
         return out
-
-
-class _ScheduleTable:
-    """Each member's learning rate at an epoch, from its schedule: computed once per distinct schedule
-    (name, options, base lr), so K members with three learning rates cost three calls."""
-
-    def __init__(self, schedules):
-        keys = [(type(s), s.base_lr, s.epochs, tuple(sorted(s.options.model_dump().items()))) for s in schedules]
-        distinct = list(dict.fromkeys(keys))
-        self.schedules = [schedules[keys.index(key)] for key in distinct]
-        self.index = np.array([distinct.index(key) for key in keys])
-
-    def at(self, epoch: int):
-        """A float when every member has the same rate, else an array (K, 1, 1)."""
-        rates = [s.lr(epoch) for s in self.schedules]
-        if len(rates) == 1:
-            return rates[0]
-        return per_member(np.asarray(rates)[self.index])
-
-    def keep(self, keep: np.ndarray) -> None:
-        self.index = self.index[keep]
-
-
-class _uniform:
-    """A per-member number (weight decay): `value` is a float when all members share it (the arithmetic of
-    a single network), else an array (K, 1, 1)."""
-
-    def __init__(self, values: list[float]):
-        self.values = np.asarray(values, dtype=np.float64)
-        self._set()
-
-    def _set(self) -> None:
-        v = self.values
-        self.value = float(v[0]) if (v == v[0]).all() else per_member(v)
-
-    def keep(self, keep: np.ndarray) -> None:
-        self.values = self.values[keep]
-        self._set()

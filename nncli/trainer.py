@@ -59,6 +59,31 @@ def all_finite(arrays: list[np.ndarray]) -> bool:
     return all(math.isfinite(a.sum()) for a in arrays)
 
 
+def members_finite(arrays: list[np.ndarray]) -> np.ndarray:
+    """For a stack of networks (arrays (K, ...)): which members have every array finite, as all_finite
+    decides for one network (each array's sum). Usually answered for all members at once: when no value
+    is NaN or infinite and the largest magnitude times a member's count of values stays below the largest
+    float, no member's sum can overflow."""
+    if all(_surely_finite(a) for a in arrays):
+        return np.ones(len(arrays[0]), bool)
+    ok = np.ones(len(arrays[0]), bool)
+    for a in arrays:
+        ok &= np.isfinite(a.reshape(len(a), -1).sum(axis=1))
+    return ok
+
+
+def _surely_finite(a: np.ndarray) -> bool:
+    lo, hi = float(a.min()), float(a.max())
+    return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) * (a.size // len(a)) < np.finfo(a.dtype).max
+
+
+def divergence_message(epoch: int, step: int, what: str, lr: float) -> str:
+    """What a run that diverged says, with what to try instead."""
+    return (f"training diverged at epoch {epoch}, step {step}: {what}. Try a smaller learning rate "
+            f"(optimizer.lr={lr:g} -> {lr / 10:g}), a smaller init scale, or gradient-friendlier settings "
+            f"(weight_decay, batch_size)")
+
+
 class Trainer:
     """Trains `net` in place with the config's loss, optimizer, schedule and train settings."""
 
@@ -232,10 +257,7 @@ class Trainer:
         if not all_finite(params):
             for p, s in zip(params, snapshot):
                 p[...] = s
-        lr = self.cfg.optimizer.lr
-        message = (f"training diverged at epoch {epoch}, step {step}: {what}. Try a smaller "
-                   f"learning rate (optimizer.lr={lr:g} -> {lr / 10:g}), a smaller init scale, or "
-                   f"gradient-friendlier settings (weight_decay, batch_size)")
+        message = divergence_message(epoch, step, what, self.cfg.optimizer.lr)
         return Result("diverged", state, message, {"epoch": epoch, "step": step})
 
 

@@ -35,3 +35,43 @@ class Distinct:
 
     def apply(self, fn: Callable[[float], Any]) -> np.ndarray:
         return np.array([fn(u) for u in self.unique], dtype=np.float64)[self.inverse].reshape(self.shape)
+
+
+class MemberValues:
+    """A number per member of a stack (weight decay): `value` is a float when the members share it (then
+    the arithmetic is a single network's), else an array (K, 1, 1)."""
+
+    def __init__(self, values: list[float]):
+        self.values = np.asarray(values, dtype=np.float64)
+        self._set()
+
+    def _set(self) -> None:
+        v = self.values
+        self.value = float(v[0]) if (v == v[0]).all() else per_member(v)
+
+    def keep(self, keep: np.ndarray) -> None:
+        """Only the members where `keep` is True (the others left the stack)."""
+        self.values = self.values[keep]
+        self._set()
+
+
+class ScheduleRates:
+    """Each member's learning rate at an epoch, from its learning-rate schedule: computed once per
+    distinct schedule (name, options, base rate, epochs), so K members with three rates cost three calls."""
+
+    def __init__(self, schedules: list):
+        keys = [(type(s), s.base_lr, s.epochs, tuple(sorted(s.options.model_dump().items()))) for s in schedules]
+        distinct = list(dict.fromkeys(keys))
+        self.schedules = [schedules[keys.index(key)] for key in distinct]
+        self.index = np.array([distinct.index(key) for key in keys])
+
+    def at(self, epoch: int):
+        """A float when every member has the same rate, else an array (K, 1, 1)."""
+        rates = [s.lr(epoch) for s in self.schedules]
+        if len(rates) == 1:
+            return rates[0]
+        return per_member(np.asarray(rates)[self.index])
+
+    def keep(self, keep: np.ndarray) -> None:
+        """Only the members where `keep` is True (the others left the stack)."""
+        self.index = self.index[keep]
