@@ -18,6 +18,7 @@ from .history import Columns
 from .metrics import final_metrics, higher_is_better
 
 SOLVED = 1.0  # the training accuracy that counts as solved
+FINISHED = ("completed", "early_stopped", "diverged")  # runs whose final metrics are results
 
 
 def first_solved_epoch(rows: list[dict[str, Any]]) -> int | None:
@@ -52,9 +53,13 @@ def stats(values: list[float]) -> dict[str, Any]:
     n = len(xs)
     if not n:
         return {"mean": None, "sd": None, "min": None, "max": None, "n": 0}
-    mean = math.fsum(xs) / n
-    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else None
-    return {"mean": mean, "sd": sd, "min": min(xs), "max": max(xs), "n": n}
+    # in units of a power of two near the largest magnitude (dividing by it is exact), so that values near
+    # the largest float (a diverged run's loss) overflow neither the sum nor the squares
+    e = math.frexp(max(abs(x) for x in xs))[1]
+    units = [math.ldexp(x, -e) for x in xs]
+    mean_units = math.fsum(units) / n
+    sd = math.ldexp(math.sqrt(math.fsum((u - mean_units) ** 2 for u in units) / (n - 1)), e) if n > 1 else None
+    return {"mean": math.ldexp(mean_units, e), "sd": sd, "min": min(xs), "max": max(xs), "n": n}
 
 
 def value_key(v: Any) -> str:
@@ -64,23 +69,29 @@ def value_key(v: Any) -> str:
 
 def group(entries: list[tuple[dict[str, Any], dict[str, Any]]], keys: list[str]) -> list[dict[str, Any]]:
     """Runs (their `keys` values, their `record`) grouped by those values, in order of first appearance:
-    [{"values", "n", "statuses", "metrics": {name: stats}, "best": {"monitor", **stats}, "diverged", "failed",
-    "solved", "solved_at": stats}]; "solved" and "solved_at" are None unless the runs classify."""
+    [{"values", "n", "finished", "unfinished", "statuses", "metrics": {name: stats}, "best": {"monitor",
+    **stats}, "diverged", "failed", "solved", "solved_at": stats}]. Metrics, best values and solved counts
+    are those of the finished runs (completed, early stopped, diverged): an interrupted or running run
+    counts as unfinished, a failed one as failed; "solved" and "solved_at" are None unless the runs
+    classify."""
     groups: dict[tuple, list[tuple[dict, dict]]] = {}
     for values, rec in entries:
         groups.setdefault(tuple(value_key(values.get(k)) for k in keys), []).append((values, rec))
     out = []
     for members in groups.values():
-        recs = [rec for _, rec in members]
+        every = [rec for _, rec in members]
+        recs = [rec for rec in every if rec["status"] in FINISHED]  # an interrupted run's metrics are not results
         names = list(dict.fromkeys(m for rec in recs for m in rec["final"]))
         monitors = list(dict.fromkeys(rec["best"]["monitor"] for rec in recs if rec.get("best")))
         statuses: dict[str, int] = {}
-        for rec in recs:
+        for rec in every:
             statuses[rec["status"]] = statuses.get(rec["status"], 0) + 1
         classify = any(rec["solved"] is not None for rec in recs)
         out.append({
             "values": {k: members[0][0].get(k) for k in keys},
-            "n": len(recs),
+            "n": len(every),
+            "finished": len(recs),
+            "unfinished": len(every) - len(recs) - statuses.get("failed", 0),
             "statuses": statuses,
             "metrics": {m: stats([rec["final"].get(m) for rec in recs]) for m in names},
             "best": {"monitor": ", ".join(monitors) or None,
@@ -103,7 +114,7 @@ def csv_rows(groups: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], 
     classify = any(g["solved"] is not None for g in groups)
     if classify:
         columns += ["solved", "solved_at_mean", "solved_at_sd", "solved_at_min", "solved_at_max"]
-    columns += ["diverged", "failed"]
+    columns += ["diverged", "failed", "unfinished"]
     rows = []
     for g in groups:
         row: dict[str, Any] = {k: g["values"][k] for k in keys}
@@ -114,7 +125,7 @@ def csv_rows(groups: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], 
         if classify:
             row["solved"] = g["solved"]
             row.update({f"solved_at_{s}": (g["solved_at"] or {}).get(s) for s in ("mean", "sd", "min", "max")})
-        row["diverged"], row["failed"] = g["diverged"], g["failed"]
+        row["diverged"], row["failed"], row["unfinished"] = g["diverged"], g["failed"], g["unfinished"]
         rows.append(row)
     return columns, rows
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -19,6 +21,7 @@ def atomic_open(path: str | os.PathLike[str], suffix: str = ".tmp", durable: boo
     the fsyncs (still atomic for readers and for a killed process): for many files made durable together
     by one `sync_filesystem` (a sweep's run directories)."""
     path = Path(path)
+    _refuse_non_regular(path)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{suffix}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -32,6 +35,20 @@ def atomic_open(path: str | os.PathLike[str], suffix: str = ".tmp", durable: boo
             fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _refuse_non_regular(path: Path) -> None:
+    """OSError when `path` exists and is not a regular file (a directory, FIFO, device or socket): replacing
+    it would remove it, and a device such as /dev/full is not nncli's to replace (as root it could)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable metadata: the write itself will say what is wrong
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, f"{path} exists and is not a regular file (nncli only replaces regular "
+                      f"files); choose another path")
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:

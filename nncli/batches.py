@@ -83,4 +83,4 @@ def _random_batch(cfg: Config, samples: int, rng: np.random.Generator, reason: s
     loss = LOSSES.get(cfg.loss, where="loss")()
     X = rng.normal(size=(samples, n_in))
     T = random_targets(net.layers[-1].activation, samples, net.layers[-1].units, rng)
-    return Batch(net, loss, X, T, None, f"{samples} random rows (--random-data; the data: {reason})")
+    return Batch(net, loss, X, T, None, f"{samples} random rows (the data could not be loaded: {reason})")

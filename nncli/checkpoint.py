@@ -13,6 +13,7 @@ only (read back with allow_pickle=False), each checked before use:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ from .errors import ConfigError, RunDirError
 from .model import signature
 from .npyfiles import read_npz
 from .readers import parse_json
+from .nn.optimizers import Optimizer
 from .trainer import State, Trainer
 
 CHECKPOINT_FORMAT = 1
@@ -44,6 +46,7 @@ def arrays(trainer: Trainer, state: State, n_train: int) -> dict[str, np.ndarray
         "network": signature(tr.cfg),
         "data": data_identity(tr.cfg),
         "optimizer": tr.cfg.optimizer.name,
+        "loss": tr.cfg.loss,
         "n_train": n, "batch_size": tr.batch_size(n),
         "has_perm": state.perm is not None,
     }
@@ -100,7 +103,7 @@ def load(reader: "_Reader", trainer: Trainer, n_train: int, config_source: str) 
     reader.refuse_unknown(names)
     weights = reader.parameters("weights", names, params)
     best_weights = reader.parameters("best", names, params) if reader.has("best.") else None
-    opt_state = reader.optimizer_state(params)
+    opt_state = reader.optimizer_state(params, trainer.optimizer, meta["step"])
     perm = reader.perm(meta, n_train)
     try:
         rng_state = trainer.rng.bit_generator.state
@@ -134,6 +137,11 @@ def _check_fits(meta: dict, trainer: Trainer, n_train: int, config_source: str) 
                           f"dtype; to train a different network start a new run (model.init_from warm-starts "
                           f"from weights of the same shapes)", where=config_source)
     bs = trainer.batch_size(n_train)
+    if meta["batch"] > 0 and meta.get("loss", trainer.cfg.loss) != trainer.cfg.loss:
+        raise ConfigError(f"the checkpoint stopped in the middle of epoch {meta['epoch'] + 1}, whose batches so far "
+                          f"were scored with loss {meta['loss']!r}; the config now says {trainer.cfg.loss!r}, "
+                          f"which would mix two losses in one epoch's loss. Keep the loss, or change it when "
+                          f"the run stops at an epoch's end", where=config_source)
     if meta["batch"] > 0 and (meta["n_train"], meta["batch_size"]) != (n_train, bs):
         raise ConfigError(f"the checkpoint stopped in the middle of epoch {meta['epoch'] + 1} with "
                           f"{meta['n_train']} training samples in batches of {meta['batch_size']}; the config "
@@ -197,9 +205,10 @@ class _Reader:
         for key in _META_INTS:
             if not isinstance(meta.get(key), int) or isinstance(meta.get(key), bool) or meta[key] < 0:
                 raise self.damaged(f"its state has no valid {key!r} (a non-negative integer)")
-        for key in ("loss_sum", "seconds"):
-            if not isinstance(meta.get(key), (int, float)) or isinstance(meta.get(key), bool):
-                raise self.damaged(f"its state has no valid {key!r} (a number)")
+        for key in ("loss_sum", "seconds"):  # sums of losses (never negative) and of times
+            value = meta.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < math.inf:
+                raise self.damaged(f"its state has no valid {key!r} (a finite number, not negative)")
         rows, best = meta.get("rows"), meta.get("best")
         if not isinstance(rows, list) or len(rows) != meta["epoch"] or not all(isinstance(r, dict) for r in rows):
             raise self.damaged(f"its state needs one metrics row per completed epoch ({meta['epoch']})")
@@ -243,12 +252,14 @@ class _Reader:
             out.append(a)
         return out
 
-    def optimizer_state(self, params: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """{"t": ..., "<slot>.<i>": ...}: a step count and, per slot, one array per parameter."""
+    def optimizer_state(self, params: list[np.ndarray], optimizer: Optimizer, steps: int) -> dict[str, np.ndarray]:
+        """{"t": ..., "<slot>.<i>": ...}: a step count (at most the run's `steps`: it restarts when a resume
+        changes the optimizer) and, per slot, one array per parameter, within what `optimizer` allows of
+        it (Adam's second moments are never negative)."""
         opt_state = {k.removeprefix("optimizer."): v for k, v in self.arrays.items() if k.startswith("optimizer.")}
         t = opt_state.get("t")
-        if t is None or t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
-            raise self.damaged("has no valid optimizer step count 'optimizer.t'")
+        if t is None or t.shape != () or t.dtype.kind not in "iu" or not 0 <= int(t) <= steps:
+            raise self.damaged(f"has no valid optimizer step count 'optimizer.t' (0 to the run's {steps} steps)")
         slots: dict[str, dict[int, np.ndarray]] = {}
         for key, a in opt_state.items():
             if key == "t":
@@ -257,6 +268,9 @@ class _Reader:
             if not slot or not index.isdigit() or int(index) >= len(params):
                 raise self.damaged(f"has an unexpected optimizer array 'optimizer.{key}'")
             _check_array(a, f"optimizer.{key}", params[int(index)], self.damaged)
+            if slot in optimizer.non_negative_slots and (a < 0).any():
+                raise self.damaged(f"'optimizer.{key}' holds negative values, which {optimizer.name}'s "
+                                   f"{slot!r} never has")
             slots.setdefault(slot, {})[int(index)] = a
         for slot, found in slots.items():
             if len(found) != len(params):
@@ -266,6 +280,8 @@ class _Reader:
     def perm(self, meta: dict, n_train: int) -> np.ndarray | None:
         """The current epoch's order of rows (None when the run does not shuffle)."""
         if not meta["has_perm"]:
+            if self.arrays.get("perm") is not None and self.arrays["perm"].size:
+                raise self.damaged("its state says the epoch is in order, but it holds an order of rows ('perm')")
             return None
         perm = self.arrays.get("perm")
         if (perm is None or perm.ndim != 1 or perm.dtype.kind not in "iu" or len(perm) != meta["n_train"]

@@ -23,7 +23,7 @@ from .nn.initializers import INITIALIZERS
 from .nn.losses import LOSSES
 from .nn.optimizers import OPTIMIZERS
 from .nn.schedules import SCHEDULES
-from .options import format_errors, resolve
+from .options import format_errors, no_boolean_numbers, resolve
 from .readers import MAX_DEPTH, check_depth, parse_yaml, read_yaml_mapping
 
 FULL_BATCH = "full"
@@ -33,6 +33,7 @@ YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _no_boolean_numbers = field_validator("*", mode="before")(no_boolean_numbers)
 
 
 class Spec(BaseModel):
@@ -67,6 +68,7 @@ class ModelConfig(Strict):
 
 class OptimizerConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
+    _no_boolean_numbers = field_validator("*", mode="before")(no_boolean_numbers)
     name: str = "sgd"
     lr: float = Field(gt=0, allow_inf_nan=False)
     schedule: Spec = Spec(name="constant")

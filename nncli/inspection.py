@@ -16,6 +16,7 @@ import numpy as np
 
 from . import analysis, evolution, shrinkage
 from .comparison import run_time
+from .data import DATASETS
 from .data.splits import TrainData
 from .errors import ConfigError, NncliError, argument
 from .model import architecture, config_sizes, parameter_count
@@ -118,13 +119,13 @@ def weights(ins: Inspection) -> Section | None:
 @SECTIONS.register("truth_tables")
 def truth_tables(ins: Inspection) -> Section | None:
     """For the XOR run: each unit's truth table over the four inputs and the logical function it computes."""
-    if not _is_xor(ins):
+    if not _truth_tables_apply(ins):
         return None
     return Section("truth_tables", "how the network computes XOR", analysis.truth_tables(ins.net, *_xor_levels(ins)))
 
 
-def _is_xor(ins: Inspection) -> bool:
-    return ins.net is not None and ins.net.sizes[0] == 2 and ins.cfg.data.name == "xor"
+def _truth_tables_apply(ins: Inspection) -> bool:
+    return ins.net is not None and ins.net.sizes[0] == 2 and DATASETS.get(ins.cfg.data.name).truth_table
 
 
 def _xor_levels(ins: Inspection) -> tuple[float, float]:
@@ -206,6 +207,6 @@ def evolution_section(ins: Inspection) -> Section | None:
         arrays.update(shown=shown, per_row=per_row, X=X, points=points, labels=d.train.y if d is not None else None,
                       classifies=d is None or d.dataset.task == "classification",
                       grids=evolution.decision_frames([nets[i] for i in shown], X, ins.width // per_row - 10, 8))
-    if _is_xor(ins):
+    if _truth_tables_apply(ins):
         data["truth_tables"] = evolution.truth_tables(nets, record.epochs, *_xor_levels(ins))
     return Section("evolution", title, data, arrays)

@@ -50,8 +50,12 @@ def build_network(cfg: Config, n_in: int, rng: np.random.Generator | None, warm_
     dtype = np.dtype(cfg.dtype)
     init = init or INITIALIZERS.get(cfg.model.init.name)(**cfg.model.init.options)
     layers, fan_in = [], n_in
-    for spec in cfg.model.layers:
-        W = init(rng, fan_in, spec.units, dtype)
+    for i, spec in enumerate(cfg.model.layers):
+        with np.errstate(over="ignore", invalid="ignore"):  # a value beyond the dtype's range: said below
+            W = init(rng, fan_in, spec.units, dtype)
+        if not np.isfinite(W).all():
+            raise ConfigError(f"gives layer {i} weights beyond the range of {dtype} (NaN or infinite); use "
+                              f"a smaller scale or dtype: float64", where="model.init")
         layers.append(Dense(W, np.zeros(spec.units, dtype=dtype), ACTIVATIONS.get(spec.activation)()))
         fan_in = spec.units
     net = Network(layers)

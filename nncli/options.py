@@ -7,16 +7,28 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
 from .registry import Registry
 
 
+def no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+    """A field validator (mode "before", every field) refusing true/false where a number is asked for:
+    pydantic would read `optimizer.lr=true` as 1.0 (integer fields are strict already)."""
+    if isinstance(value, bool):
+        annotation = cls.model_fields[info.field_name].annotation
+        if float in (annotation, *getattr(annotation, "__args__", ())):
+            raise ValueError("must be a number, not true or false")
+    return value
+
+
 class Options(BaseModel):
-    """Base for option models: unknown keys are errors, and so are infinite or NaN numbers."""
+    """Base for option models: unknown keys are errors, and so are infinite or NaN numbers, and booleans
+    given for numbers."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # built on first use: start-up
+    _no_boolean_numbers = field_validator("*", mode="before")(no_boolean_numbers)
 
 
 def resolve(spec: dict[str, Any], registry: Registry, where: str, fixed: tuple[str, ...] = ("name",)) -> dict:

@@ -236,18 +236,28 @@ def _construct_mapping(loader, node, deep=False):
 
 
 def _construct_int(loader, node):
-    digits = sum(c.isdigit() for c in node.value)
+    """An integer as YAML 1.2 writes one: decimal digits (017 is 17), 0o octal or 0x hexadecimal."""
+    text = loader.construct_scalar(node)
+    digits = sum(c.isdigit() for c in text)
     if digits > MAX_INT_DIGITS:
         raise _Refused(f"an integer of {digits} digits; nncli reads integers of at most {MAX_INT_DIGITS}",
                        node.start_mark)
-    return yaml.SafeLoader.construct_yaml_int(loader, node)
+    if text[:2] in ("0o", "0x"):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
 
 
-# YAML 1.1 (PyYAML's resolver) reads 1e-3 and 1E5 as strings: a float needs a dot there. Configs and sweep
-# values follow YAML 1.2 (JSON's numbers): an exponent without a dot is a float too.
+# YAML 1.1 (PyYAML's resolver) reads 1e-3 and 1E5 as strings (a float needs a dot there), and 1_000,
+# 0b101 and 1:20 as integers. Configs and sweep values follow YAML 1.2 (JSON's numbers): an exponent
+# without a dot is a float too, and integers are decimal, 0o octal or 0x hexadecimal, nothing else.
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float",
                               re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
                               list("-+.0123456789"))
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+                              list("-+0123456789"))
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 

@@ -81,7 +81,7 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} "
                       f"({previous.get('epochs', '?')} epochs); nothing to resume. To train it further, start "
                       f"a new run from its weights: nncli train CONFIG model.init_from={run.path} (with "
-                      f"train.checkpoint_every set, a finished run keeps a checkpoint and --resume with a "
+                      f"train.checkpoint_every set, a finished run keeps a checkpoint, and resuming it with a "
                       f"larger train.epochs continues it)", previous)
     saved = checkpoint.read(run.file(runs.CHECKPOINT), cfg, source) if has_checkpoint else None
     prepared = prepare(cfg, warm_start=not has_checkpoint)
@@ -91,8 +91,8 @@ def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] |
     state, notes = checkpoint.load(saved, prepared.trainer, len(prepared.data.train), source)
     if status == "early_stopped" or (status == "completed" and state.epoch >= cfg.train.epochs):
         return Resume(run, cfg, True, f"{run.path} has already {status.replace('_', ' ')} ({state.epoch} epochs); "
-                      f"nothing to resume (raise train.epochs to continue a completed run: "
-                      f"nncli train --resume {run.path} train.epochs=N)", previous, prepared, state, notes)
+                      f"nothing to resume (to continue it, resume it with a larger train.epochs, such as "
+                      f"train.epochs={2 * state.epoch})", previous, prepared, state, notes)
     if state.epoch == cfg.train.epochs and state.batch == 0:  # killed after its last checkpoint
         return Resume(run, cfg, False, f"finishing {run.path}: it trained all {state.epoch} epochs but was stopped "
                       f"before writing its final files", previous, prepared, state, notes)

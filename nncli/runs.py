@@ -242,7 +242,8 @@ class RunDir:
 METRIC_RULES = (
     ("epoch", lambda v: v >= 1 and v.is_integer(), "epochs are whole numbers from 1"),
     ("step", lambda v: v >= 0 and v.is_integer(), "steps are whole numbers from 0"),
-    ("loss", lambda v: not v < 0, "a loss is never negative"),
+    ("_loss", lambda v: v >= 0, "a loss is never negative (nor NaN)"),  # an evaluation may overflow to inf
+    ("loss", lambda v: 0 <= v < math.inf, "a training loss is finite and never negative"),  # else: diverged
     ("accuracy", lambda v: 0 <= v <= 1, "an accuracy lies between 0 and 1"),
     ("lr", lambda v: v >= 0 and math.isfinite(v), "a learning rate is finite and not negative"),
     ("seconds", lambda v: v >= 0 and math.isfinite(v), "times are finite and not negative"),

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .nn.losses import LOSSES, MeanSquaredError
+from .nn.activations import ACTIVATIONS
+from .nn.losses import LOSSES
 from .nn.network import Network
 from .runner import run_data
 
@@ -178,9 +179,9 @@ def applies(cfg) -> str | None:
     layers = cfg.model.layers
     if len(layers) != 1:
         return f"the network has {len(layers)} layers; the analysis needs one linear layer"
-    if layers[0].activation != "linear":
+    if not ACTIVATIONS.get(layers[0].activation).identity:
         return f"the layer's activation is {layers[0].activation}; the analysis needs linear"
-    if not isinstance(LOSSES.get(cfg.loss)(), MeanSquaredError):
+    if not LOSSES.get(cfg.loss).quadratic:
         return f"the loss is {cfg.loss}; the analysis needs mse"
     return None
 

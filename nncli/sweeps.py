@@ -40,7 +40,7 @@ from .tasks import Started, Task
 
 SWEEP_FILE, RESULTS = "sweep.yaml", "results.csv"
 RESULTS_EVERY = 1.0  # seconds: results.csv is rewritten at most this often while runs finish, and at the end
-FINISHED = ("completed", "early_stopped", "diverged")  # kept by a resume
+FINISHED = aggregate.FINISHED  # kept by a resume
 
 
 @dataclass

@@ -137,12 +137,16 @@ class Trace:
 # -- the derivation on one batch ------------------------------------------------------------------
 def trace_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float = 0.0, *,
                   per_sample: bool = False, tolerance: Tolerance = Tolerance(), max_params: int = 0,
-                  rng: np.random.Generator | None = None) -> tuple[list[Quantity], list[np.ndarray]]:
+                  rng: np.random.Generator | None = None,
+                  random_rows: bool = False) -> tuple[list[Quantity], list[np.ndarray]]:
     """The quantities of forward pass, loss and backward pass for the batch X (N, n_0), T (N, n_L), in
     the network's dtype, and the gradients [grad W_1, grad b_1, ...] of Network.backprop. `net` is not
-    changed. Central differences: every entry, or `max_params` > 0 seeded entries per tensor from `rng`."""
+    changed. Central differences: every entry, or `max_params` > 0 seeded entries per tensor from `rng`.
+    `random_rows`: X and T are random (batches.random_targets), not rows of the data."""
     L = len(net.layers)
-    out = [Quantity("X", "forward", "X = Y_0", None, "rows of the training split (runner.run_data)", X)]
+    source = ("standard-normal random inputs (the data could not be loaded)" if random_rows
+              else "rows of the training split (runner.run_data)")
+    out = [Quantity("X", "forward", "X = Y_0", None, source, X)]
     Zs, Ys = net.forward_all(X)
     for l, layer in enumerate(net.layers, start=1):
         out += [Quantity(f"W_{l}", "forward", f"W_{l}", None, "the network's weights", layer.W),
@@ -152,7 +156,7 @@ def trace_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight
                          FORMULAS["Y"], f"{type(layer.activation).__name__}.forward (in Network.forward_all)",
                          Ys[l])]
     value, grads, _ = net.backprop(X, T, loss, weight_decay)  # what an optimizer step uses
-    out += _loss_quantities(net, Zs[-1], Ys[-1], T, loss, weight_decay, value)
+    out += _loss_quantities(net, Zs[-1], Ys[-1], T, loss, weight_decay, value, random_rows)
     delta = net.output_delta(Zs[-1], Ys[-1], T, loss)
     if net.is_fused(loss):
         out.append(Quantity(f"Delta_{L}", "backward", formula("fused", last=L), FORMULAS["fused"],
@@ -184,11 +188,13 @@ def trace_network(net: Network, X: np.ndarray, T: np.ndarray, loss: Loss, weight
 
 
 def _loss_quantities(net: Network, Z: np.ndarray, Y: np.ndarray, T: np.ndarray, loss: Loss, weight_decay: float,
-                     value: float) -> list[Quantity]:
+                     value: float, random_rows: bool = False) -> list[Quantity]:
     """T, the data term, the decay term and their sum (Network.backprop's value)."""
     data = net.data_loss(Z, Y, T, loss)
     kind = f"{type(loss).__name__}.{'fused_value' if net.is_fused(loss) else 'value'} (Network.data_loss)"
-    return [Quantity("T", "loss", "T", None, "the targets of the batch's rows (data.splits.targets)", T),
+    source = ("random targets that fit the output layer (batches.random_targets)" if random_rows
+              else "the targets of the batch's rows (data.splits.targets)")
+    return [Quantity("T", "loss", "T", None, source, T),
             Quantity("data term", "loss", "(1/N) sum_i E(y_i, t_i)", None, kind, np.float64(data)),
             Quantity("decay term", "loss", "(lambda/2) sum_l ||W_l||^2", None, "Network.decay_value",
                      np.float64(net.decay_value(weight_decay))),
@@ -239,7 +245,7 @@ def trace_config(cfg: Config, *, rows: int | None = None, per_sample: bool = Fal
     dtype = b.net.layers[0].W.dtype
     X, T = np.asarray(b.X, dtype=dtype), np.asarray(b.T, dtype=dtype)
     quantities, grads = trace_network(b.net, X, T, b.loss, cfg.weight_decay, per_sample=per_sample,
-                                      tolerance=tolerance, max_params=max_params, rng=rng)
+                                      tolerance=tolerance, max_params=max_params, rng=rng, random_rows=b.rows is None)
     info = None
     if step:
         optimizer = OPTIMIZERS.get(cfg.optimizer.name)(**cfg.optimizer.options)

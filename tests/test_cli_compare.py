@@ -151,3 +151,13 @@ def test_a_directory_of_runs_stands_for_its_runs(sweep, tmp_path):
     (parent / "empty").mkdir()
     r = cli("compare", parent / "empty")
     assert r.exit_code == 2 and "not a run directory" in r.stderr
+
+
+def test_aggregates_of_losses_near_the_largest_float():
+    """Diverged runs keep their last finite loss, which may be near 1e308: the mean and the standard
+    deviation of such values are computed without overflow (and equal the plain formulas elsewhere)."""
+    from nncli.aggregate import stats
+
+    s = stats([5.669e301, 1.094e304, 1.7e308])
+    assert s["mean"] == pytest.approx((5.669e301 + 1.094e304 + 1.7e308) / 3) and s["sd"] > 0 and s["n"] == 3
+    assert stats([1.0, 2.0, 3.0]) == {"mean": 2.0, "sd": 1.0, "min": 1.0, "max": 3.0, "n": 3}

@@ -278,3 +278,23 @@ def test_every_section_name_selects_that_section(run_cli, xor_run):
         assert list(data) in ([name], []), (name, list(data))
         if name in ("overview", "curves", "weights", "truth_tables", "decision_maps"):
             assert list(data) == [name]
+
+
+def test_a_new_section_without_a_view_is_drawn_as_its_numbers(run_cli, tmp_path):
+    """A section is one function in nncli/inspection.py: without a view of its own, `inspect` shows its
+    numbers as keys and values, and every other section is still drawn."""
+    from nncli.inspection import SECTIONS, Section
+
+    @SECTIONS.register("parameter_count")
+    def parameter_count(ins):
+        return Section("parameter_count", "parameters", {"total": ins.net.parameter_count(),
+                                                         "per layer": {"W1": ins.net.layers[0].W.size}})
+
+    try:
+        run = tmp_path / "run"
+        assert run_cli("train", ROOT / "configs" / "xor.yaml", "train.epochs=5", "--out", run, "-q").exit_code == 0
+        r = run_cli("inspect", run)
+        assert r.exit_code == 0, r.output
+        assert "total" in r.stdout and "9" in r.stdout and "per layer.W1" in r.stdout and "weights" in r.stdout
+    finally:
+        SECTIONS.unregister("parameter_count")

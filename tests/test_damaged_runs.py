@@ -118,13 +118,13 @@ def test_metrics_csv_cells_replaced_by_anything(run_cli, base_run, tmp_path_fact
         v = float(cell)
     except ValueError:
         return
-    possible = {"epoch": v >= 1 and v.is_integer(), "step": v >= 0 and v.is_integer(), "loss": not v < 0,
+    possible = {"epoch": v >= 1 and v.is_integer(), "step": v >= 0 and v.is_integer(), "loss": 0 <= v < math.inf,
                 "accuracy": 0 <= v <= 1, "lr": v >= 0 and math.isfinite(v), "seconds": v >= 0 and math.isfinite(v)}
     if possible.get(name, True):  # a value training could have written is shown
         assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("loss", ["1e308", "-5"])
+@pytest.mark.parametrize("loss", ["1e308", "-5", "nan", "inf"])
 def test_the_issue_examples_of_damaged_metrics(run_cli, base_run, tmp_path, loss):
     run = fresh(base_run, tmp_path)
     lines = (run / "metrics.csv").read_text().splitlines()
@@ -134,8 +134,9 @@ def test_the_issue_examples_of_damaged_metrics(run_cli, base_run, tmp_path, loss
     (run / "metrics.csv").write_text("\n".join(lines) + "\n")
     for command in (("inspect",), ("compare",)):
         r = run_command(run_cli, command, run)
-        if loss == "-5":
-            located_refusal(r, str(run / "metrics.csv"), "line 4, column 'loss'", "a loss is never negative")
+        if loss != "1e308":  # no training writes a negative, NaN or infinite loss (it diverges first)
+            located_refusal(r, str(run / "metrics.csv"), "line 4, column 'loss'",
+                            "a training loss is finite and never negative")
         else:
             assert r.exit_code == 0, r.output
     if loss == "1e308":  # and drawn as pictures too
@@ -213,11 +214,46 @@ def test_a_checkpoint_with_an_impossible_position_is_refused(run_cli, batched_ru
     n = before["n_train"]  # 4 samples; the checkpoint is at an epoch's end: batch 0, seen 4
     reachable = (json.dumps(meta) == json.dumps(before)
                  or (key == "correct" and count(value) and value <= meta["seen"])
-                 or (key == "step" and count(value)) or (key == "batch_size" and count(value) and 1 <= value <= n))
+                 or (key == "step" and count(value) and value >= before["step"])  # optimizer.t <= step
+                 or (key == "batch_size" and count(value) and 1 <= value <= n))
     if reachable:
         assert r.exit_code == 0, r.output
     else:
         located_refusal(r, str(run / "checkpoint.npz"), "this checkpoint cannot be resumed")
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"loss_sum": float("nan")}, "no valid 'loss_sum'"), ({"loss_sum": -1.0}, "no valid 'loss_sum'"),
+    ({"seconds": -1}, "no valid 'seconds'"), ({"seconds": float("inf")}, "no valid 'seconds'"),
+    ({"has_perm": False}, "it holds an order of rows"),
+])
+def test_a_checkpoint_state_out_of_its_range_is_refused(run_cli, batched_run, tmp_path, changes, says):
+    run = tmp_path / "run"
+    shutil.copytree(batched_run, run)
+    edit_state(run, **changes)
+    located_refusal(run_cli("train", "--resume", run, "train.epochs=12"), str(run / "checkpoint.npz"), says)
+
+
+def edit_arrays(run: Path, **changes) -> None:
+    with np.load(run / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    for key, change in changes.items():
+        arrays[key.replace("__", ".")] = change(arrays[key.replace("__", ".")])
+    np.savez(run / "checkpoint.npz", **arrays)
+
+
+def test_optimizer_state_that_training_cannot_reach_is_refused(run_cli, tmp_path):
+    run = trained_run(tmp_path / "adam", XOR, "train.epochs=4", "optimizer.name=adam", "optimizer.lr=0.05",
+                      "train.checkpoint_every=2")
+    saved = (run / "checkpoint.npz").read_bytes()
+    edit_arrays(run, optimizer__t=lambda t: np.array(2 ** 62, dtype=np.int64))
+    located_refusal(run_cli("train", "--resume", run, "train.epochs=6"), "optimizer step count 'optimizer.t'")
+    (run / "checkpoint.npz").write_bytes(saved)
+    edit_arrays(run, optimizer__v__0=lambda v: -v - 1)
+    located_refusal(run_cli("train", "--resume", run, "train.epochs=6"), "'optimizer.v.0' holds negative values")
+    (run / "checkpoint.npz").write_bytes(saved)
+    r = run_cli("train", "--resume", run, "train.epochs=6")
+    assert r.exit_code == 0, r.output
 
 
 def test_the_issue_example_a_batch_beyond_the_epoch(run_cli, batched_run, tmp_path):

@@ -155,3 +155,16 @@ def test_divergence_in_a_real_process(tmp_path):
     assert proc.returncode == 1
     assert "diverged after 25 epochs" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout.strip() == str(run)
+
+
+def test_an_init_beyond_the_dtypes_range_is_refused_before_training(run_cli, tmp_path):
+    """float32 holds up to about 3.4e38: weights drawn with std 1e39 are infinite, so the run could only
+    'diverge' with infinite weights.npz; it is refused before anything is written, without numpy's warning."""
+    r = run_cli("train", ROOT / "configs" / "spiral.yaml", "model.init={name: normal, std: 1e39}",
+                "train.epochs=2", "--runs-dir", tmp_path / "runs")
+    assert r.exit_code == 2, r.output
+    assert "model.init: gives layer 0 weights beyond the range of float32" in r.stderr
+    assert "Warning" not in r.stderr and not (tmp_path / "runs").exists()
+    r = run_cli("train", ROOT / "configs" / "spiral.yaml", "model.init={name: normal, std: 1e39}", "dtype=float64",
+                "train.epochs=1", "--runs-dir", tmp_path / "runs", "-q")
+    assert r.exit_code in (0, 1), r.output  # float64 holds them: training decides

@@ -81,6 +81,26 @@ def test_integer_fields_take_integers_only(path, setup, value):
         assert "a whole number such as 1000" in str(info.value)
 
 
+@pytest.mark.parametrize("text, value", [("1000", 1000), ("017", 17), ("0o17", 15), ("0x10", 16), ("+12", 12),
+                                         ("1_000", None), ("0b101", None), ("1:20", None), ("1e3", None)])
+def test_integers_in_yaml_text_are_yaml_1_2_integers(text, value):
+    """KEY=VALUE text is YAML 1.2: decimal, 0o octal and 0x hexadecimal integers; YAML 1.1's 1_000, 0b101
+    and 1:20 are text (refused where a count is asked for), and 1e3 is a float."""
+    if value is None:
+        with pytest.raises(ConfigError, match="train.epochs"):
+            C.validate(C.apply_overrides(BASE, [f"train.epochs={text}"]))
+    else:
+        assert C.validate(C.apply_overrides(BASE, [f"train.epochs={text}"])).train.epochs == value
+
+
+@pytest.mark.parametrize("key", ["optimizer.lr", "weight_decay", "train.input_noise", "train.validation_split",
+                                 "optimizer.momentum", "optimizer.schedule.gamma"])
+def test_booleans_are_not_numbers(key):
+    raw = C.apply_overrides(BASE, ["optimizer.schedule=exponential"] if "schedule" in key else [])
+    with pytest.raises(ConfigError, match=f"{key}: must be a number, not true or false"):
+        C.validate(C.apply_overrides(raw, [f"{key}=true"]))
+
+
 def test_integers_written_as_integers_are_accepted():
     cfg = C.validate(C.apply_overrides(BASE, {"train.epochs": 1000, "train.batch_size": 2, "seed": 10 ** 30,
                                               "train.checkpoint_every": 5}))

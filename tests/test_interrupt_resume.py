@@ -225,6 +225,18 @@ def test_resume_mid_epoch_with_another_batch_size_is_refused(run_cli, tmp_path):
     assert "stopped in the middle of epoch 1" in r.stderr and "batches of 8" in r.stderr
 
 
+def test_resume_mid_epoch_with_another_loss_is_refused_and_at_an_epochs_end_allowed(run_cli, tmp_path):
+    run = tmp_path / "run"
+    train_lib(write(tmp_path), run, stop_after=2)  # in the middle of epoch 1
+    r = run_cli("train", "--resume", run, "loss=mse")
+    assert r.exit_code == 2
+    assert "stopped in the middle of epoch 1" in r.stderr and "'binary_crossentropy'" in r.stderr
+    at_end = tmp_path / "at-end"
+    train_lib(write(tmp_path), at_end, stop_after=4)  # 32 samples in batches of 8: epoch 1 ends at batch 4
+    r = run_cli("train", "--resume", at_end, "loss=mse", "-q")
+    assert r.exit_code == 0, r.output
+
+
 def test_resume_a_run_killed_before_its_first_checkpoint_starts_again_identically(run_cli, tmp_path):
     cfg = write(tmp_path)
     ref, run = tmp_path / "ref", tmp_path / "run"

@@ -172,3 +172,32 @@ def test_run_directories_appear_only_where_the_user_said(run_cli, tmp_path, monk
     r = run_cli("train", XOR, "train.epochs=0", "--runs-dir", tmp_path / "never", "-q")
     assert r.exit_code == 2 and not (tmp_path / "never").exists()
     assert list(cwd.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink to a fifo"])
+def test_an_output_path_that_is_not_a_regular_file_is_not_replaced(run_cli, tmp_path, kind):
+    """`predict -o` and `export -o` write atomically (a temporary file renamed over the target): a FIFO,
+    a directory or a device at the target is refused with exit 2 and left as it was (as root, renaming
+    over /dev/full would have replaced the device)."""
+    run = xor_run(run_cli, tmp_path)
+    inputs = tmp_path / "x.csv"
+    inputs.write_text("-1,1\n1,1\n")
+    for args, suffix in ((["predict", run, inputs, "-o"], ".csv"), (["export", run, "--format", "onnx", "-o"], ".onnx")):
+        if args[0] == "export":
+            pytest.importorskip("onnx")
+        target = tmp_path / f"{args[0]}{suffix}"
+        if kind == "directory":
+            target.mkdir()
+        else:
+            fifo = tmp_path / f"{args[0]}-fifo{suffix}"
+            os.mkfifo(fifo)
+            if kind == "fifo":
+                target = fifo
+            else:
+                target.symlink_to(fifo)
+        r = run_cli(*args, target)
+        assert r.exit_code == 2, r.output
+        said = ("exists and is not a regular file", "is a directory") if kind == "directory" else (
+            "exists and is not a regular file",)
+        assert any(s in r.stderr for s in said) and "Traceback" not in r.output, r.output
+        assert not target.is_file() and (target.is_dir() or target.is_fifo())

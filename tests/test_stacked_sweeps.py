@@ -215,3 +215,23 @@ def test_bad_stack_options_exit_2(tmp_path):
     with pytest.raises(ConfigError, match="stack"):
         nncli.sweep(XOR, {"optimizer.lr": [0.1]}, stack="sometimes", runs_dir=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_exit_codes_diverged_runs_are_results_failed_runs_are_errors(tmp_path):
+    """A sweep whose runs diverge exits 0 and counts them; one whose run fails (its data file is missing)
+    exits 1, names the run and its message, and the other runs are kept."""
+    diverging = subprocess.run([*NNCLI, "sweep", str(XOR), "loss=mse", "model.layers.1.activation=linear",
+                                "-p", "optimizer.lr=0.1,1e6", "--seeds", "2", "train.epochs=50", "--workers", "1",
+                                "--out", str(tmp_path / "diverging")], capture_output=True, text=True, timeout=120)
+    assert diverging.returncode == 0, diverging.stderr
+    statuses = [row["status"] for row in results(tmp_path / "diverging")]
+    assert statuses.count("diverged") == 2 and statuses.count("completed") == 2
+    data = tmp_path / "points.csv"
+    data.write_text("x1,x2,label\n" + "".join(f"{i % 3},{i % 5},{i % 2}\n" for i in range(30)))
+    failing = subprocess.run([*NNCLI, "sweep", str(XOR), "-p", f"data.path={data},{tmp_path / 'missing.csv'}",
+                              "data.name=csv", "data.target=label", "train.epochs=5", "--workers", "1",
+                              "--out", str(tmp_path / "failing")], capture_output=True, text=True, timeout=120)
+    assert failing.returncode == 1, failing.stderr
+    rows = {row["status"]: row for row in results(tmp_path / "failing")}
+    assert set(rows) == {"completed", "failed"} and "missing.csv" in rows["failed"]["message"]
+    assert f"failed: {rows['failed']['run']}" in failing.stderr and "Traceback" not in failing.stderr

@@ -129,3 +129,19 @@ def test_export_into_missing_parent(tmp_path, run_cli):
     result = run_cli("export", run_dir, "-f", "tensorboard", "--out", tmp_path / "a" / "b")
     assert result.exit_code == 2 and "does not exist; create it first" in result.stderr
     assert not (tmp_path / "a").exists()
+
+
+def test_a_sweep_writes_one_tensorboard_run_per_run_directory(tmp_path, run_cli):
+    """`nncli sweep --tensorboard DIR`: every point's events in DIR/<its run directory name>/, so the runs
+    of a sweep appear side by side, each equal to its metrics.csv (runs with events train one at a time:
+    they are not stacked, and the sweep says so)."""
+    sweep = tmp_path / "sweep"
+    r = run_cli("sweep", XOR, "-p", "optimizer.lr=0.25,1", "--seeds", "2", "train.epochs=30", "--workers", "1",
+                "--tensorboard", tmp_path / "tb", "--out", sweep)
+    assert r.exit_code == 0, r.output
+    assert "4 runs on the worker pool: train.tensorboard writes events as a run trains" in r.stderr
+    names = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == names and len(names) == 4
+    for name in names:
+        scalars, _, _ = read_events(tmp_path / "tb" / name)
+        assert_events_equal_metrics(scalars, nncli.load_run(sweep / name))

@@ -156,7 +156,8 @@ def metric_series(groups: list[dict[str, Any]], keys: list[str], x_key: str | No
             continue
         others = [f"{short_keys(keys)[k]}={value_text(g['values'][k])}" for k in keys if k != x_key]
         xs, means, sds = series.setdefault(" ".join(others) or metric, ([], [], []))
-        xs.append(g["values"][x_key])
+        x = g["values"][x_key]
+        xs.append(x if isinstance(x, (int, float)) and not isinstance(x, bool) else value_text(x))
         means.append(s.get("mean"))
         sds.append(s.get("sd"))
     return series, x_key, metric, f"{metric} (mean ± sd over runs) against {x_key}"

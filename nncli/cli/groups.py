@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from .. import grid
 from ..comparison import short_keys
 from .style import fmt
 
@@ -20,20 +21,25 @@ def mean_sd(s: dict[str, Any] | None, digits: int = 3) -> str:
 
 
 def value_text(v: Any) -> str:
-    """A group's config value: 0.25, he_normal ({name: he_normal} too), [8, 8]."""
+    """A group's config value: 0.25, he_normal ({name: he_normal} too), 8-tanh+3-softmax (a list of layers,
+    as in run names)."""
     if isinstance(v, dict) and set(v) == {"name"}:
         v = v["name"]
+    if isinstance(v, (list, dict)):
+        return grid.value_text(v)
     return fmt(v, spec="g")
 
 
 def group_table(groups: list[dict[str, Any]], keys: list[str]) -> Table:
-    """Columns: the group's values, n, mean ± sd of each final metric and of best.value, solved (k/n) and
-    mean epochs to solve for classification, diverged and failed counts when any."""
+    """Columns: the group's values, n, mean ± sd of each final metric and of best.value over the finished
+    runs, solved (k of the finished) and mean epochs to solve for classification, diverged counts, and
+    failed and unfinished counts when any."""
     names = short_keys(keys)
     metrics = list(dict.fromkeys(m for g in groups for m in g["metrics"]))
     monitors = list(dict.fromkeys(g["best"]["monitor"] for g in groups if g["best"].get("monitor")))
     classify = any(g["solved"] is not None for g in groups)
     failed = any(g["failed"] for g in groups)
+    unfinished = any(g["unfinished"] for g in groups)
     t = Table(header_style="bold", box=None, pad_edge=False, show_edge=False, collapse_padding=True)
     for k in keys:
         t.add_column(names[k], overflow="fold")
@@ -52,13 +58,17 @@ def group_table(groups: list[dict[str, Any]], keys: list[str]) -> Table:
     t.add_column("diverged", justify="right")
     if failed:
         t.add_column("failed", justify="right")
+    if unfinished:
+        t.add_column("unfinished", justify="right")  # interrupted or running: not in the numbers
     for g in groups:
         cells = [value_text(g["values"][k]) for k in keys] + [str(g["n"])]
         cells += [mean_sd(g["metrics"].get(m)) for m in metrics] + ([mean_sd(g["best"])] if show_best else [])
         if classify:
-            cells += [f"{g['solved']}/{g['n']}" if g["solved"] is not None else "-", mean_sd(g["solved_at"], 4)]
+            cells += [f"{g['solved']}/{g['finished']}" if g["solved"] is not None else "-", mean_sd(g["solved_at"], 4)]
         cells.append(str(g["diverged"]))
         if failed:
             cells.append(str(g["failed"]))
+        if unfinished:
+            cells.append(str(g["unfinished"]))
         t.add_row(*cells)
     return t

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import analysis
+from ..config import flatten
 from ..inspection import Inspection, Section
 from ..nn.activations import ACTIVATIONS
 from ..registry import Registry
@@ -247,5 +248,18 @@ def unit_images(sec: Section, ins: Inspection, mono: bool):
 
 
 def draw(sec: Section, ins: Inspection, mono: bool) -> tuple[list[Any], Pictures]:
-    """The renderables and pictures of one section."""
-    return VIEWS.get(sec.name)(sec, ins, mono)
+    """The renderables and pictures of one section: its view's, or for a section without a view of its
+    own (a new section is one function in nncli/inspection.py), its numbers as a table of keys and values."""
+    if sec.name in VIEWS:
+        return VIEWS.get(sec.name)(sec, ins, mono)
+    return [plain_table(sec.data)], []
+
+
+def plain_table(data: dict[str, Any]) -> Table:
+    """Keys and values of a section's numbers (nested mappings as dotted keys)."""
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    for key, value in flatten(data).items():
+        t.add_row(key, Text(fmt(value) if isinstance(value, (int, float)) else str(value)))
+    return t

@@ -115,6 +115,9 @@ def sweep(
                                             help="run on this Dask scheduler, e.g. tcp://host:8786 (dask extra)"),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, metavar="SECONDS",
                                   help="how long to try reaching the Dask scheduler"),
+    tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", metavar="DIR", show_default=False,
+                                               help="TensorBoard events of every run in DIR/<run name>/ "
+                                               "(train.tensorboard; needs nncli[tensorboard])"),
     stack: Optional[bool] = typer.Option(None, "--stack/--no-stack", show_default=False,
                                          help="train runs that share their network's shapes together as stacks: "
                                          "--stack wherever they can, --no-stack never [default: where it pays, "
@@ -132,6 +135,8 @@ def sweep(
     aggregated over seeds (stderr)."""
     with handle_errors():
         command = ["nncli", *sys.argv[1:]]
+        if tensorboard is not None:  # as `nncli train --tensorboard`: the config key, for every point
+            overrides = [*(overrides or []), f"train.tensorboard={json.dumps(str(tensorboard))}"]
         started = time.perf_counter()
         progress = SweepProgress(err_console, live=err_console.is_terminal, quiet=quiet or as_json)
         with stop_on_signals(SweepStop()) as stop, progress:

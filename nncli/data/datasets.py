@@ -51,6 +51,9 @@ class DatasetSource:
     Options = Options
     #: "generated" (built in), "files" (a published dataset found on disk or downloaded), "your file"
     kind: str = "generated"
+    #: its inputs are the corners of a square (low and high in each of 2 inputs), so what a unit outputs
+    #: on them is a truth table (`nncli inspect`'s truth_tables section)
+    truth_table: bool = False
 
     def __init__(self, **options):
         self.options = self.Options(**options)
@@ -117,6 +120,8 @@ def check(ds: Dataset) -> None:
 @DATASETS.register("xor")
 class Xor(DatasetSource):
     """The lab's XOR: the four points of {-1, 1}^2, target 1 where exactly one input is 1."""
+
+    truth_table = True
 
     def known_shape(self):
         return (4, 2)

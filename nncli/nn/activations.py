@@ -36,6 +36,8 @@ class Activation:
     #: network using it cannot be exported
     onnx_op: str | None = None
     onnx_attributes: dict[str, float | int] = {}
+    #: phi(z) = z: a layer of it is linear (the weight-decay lab's eigen-analysis needs one)
+    identity: bool = False
 
     @classmethod
     def centre_and_scale(cls) -> tuple[float, float] | None:
@@ -66,6 +68,7 @@ class Linear(Activation):
     """phi(z) = z; phi'(z) = 1."""
 
     onnx_op = "Identity"
+    identity = True
 
     def forward(self, z, out=None):
         if out is None or out is z:

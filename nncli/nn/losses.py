@@ -66,6 +66,8 @@ class Loss:
     #: the targets this loss is defined for (outside, it has no minimum), and how to say it
     target_range: tuple[float, float] = (-np.inf, np.inf)
     target_domain: str = "finite targets"
+    #: half the squared error: with a linear layer its Hessian is X^T X / N (the weight-decay lab's analysis)
+    quadratic: bool = False
 
     def value(self, y: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
@@ -174,6 +176,8 @@ class CategoricalCrossentropy(Loss):
 
 @LOSSES.register("mse", "mean_squared_error")
 class MeanSquaredError(Loss):
+    quadratic = True
+
     def value(self, y, t):
         d = y - t
         return per_network(0.5 * batch_dot(d) / y.shape[-2])

@@ -27,6 +27,8 @@ OPTIMIZERS: Registry[type["Optimizer"]] = Registry("optimizer")
 class Optimizer:
     name: str = ""
     Options = Options
+    #: state slots whose values are never negative (a checkpoint holding negative ones is damaged)
+    non_negative_slots: tuple[str, ...] = ()
 
     def __init__(self, **options):
         self.options = self.Options(**options)
@@ -150,6 +152,7 @@ class Adam(Optimizer):
     W <- W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
 
     Options = AdamOptions
+    non_negative_slots = ("v",)  # moving averages of squared gradients
 
     def step(self, params, grads, lr):
         self.t += 1
