@@ -161,6 +161,34 @@ def test_idx_headers_claiming_more_images_than_the_file_holds(xor_run, tmp_path,
     refused(limited(["train", cfg, "--runs-dir", tmp_path / "runs", "-q"]), folder, "truncated")
 
 
+def test_a_gzip_trailer_claiming_the_headers_size_is_not_trusted(xor_run, tmp_path):
+    """A gzip file's trailer (ISIZE) is four bytes anyone can write: one forged to agree with a header
+    claiming 298 MB must not make nncli allocate them (the data is still read as it arrives)."""
+    rng = np.random.default_rng(1)
+    data = idx_bytes(380_000, data=rng.integers(0, 256, 400_000, dtype=np.uint8).tobytes())
+    packed = bytearray(gzip.compress(data))
+    packed[-4:] = struct.pack("<I", (16 + 380_000 * 28 * 28) % 2 ** 32)  # ISIZE as if it held them all
+    path = tmp_path / "forged.gz"
+    path.write_bytes(bytes(packed))
+    r = limited(["predict", xor_run, path])
+    assert "out of memory" not in r.stderr and r.returncode == 2, r.stderr
+    assert str(path) in " ".join(r.stderr.split())
+
+
+def test_data_too_large_for_the_memory_limit_is_refused_naming_the_file(xor_run, tmp_path):
+    """An honest gzip IDX file of 1.5 MB that decompresses to 480 MB of zeros, under a 400 MB limit: exit 2
+    naming the file (not "out of memory", exit 1, which is for training)."""
+    count = 612_000  # x 28 x 28 = 480 MB
+    path = tmp_path / "zeros.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(idx_bytes(count, data=b""))
+        chunk = bytes(28 * 28 * 10_000)
+        for _ in range(count // 10_000):
+            f.write(chunk)
+        f.write(bytes(28 * 28 * (count % 10_000)))
+    refused(limited(["predict", xor_run, path]), path, "do not fit in the memory")
+
+
 def test_genuine_files_are_read_under_the_same_limit(tmp_path):
     """The limit leaves room for real data: 40 MB of float64 features in a compressed .npz, read in chunks."""
     rng = np.random.default_rng(0)

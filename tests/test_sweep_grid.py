@@ -137,16 +137,26 @@ def test_the_readme_sweep_commands_run_as_shown(tmp_path):
     shutil.copytree(ROOT / "sweeps", tmp_path / "sweeps")
     blocks = readme_bash_blocks("### The lab's experiments as sweeps") + readme_bash_blocks("\n## Sweeps\n")
     assert sum("nncli sweep" in b for b in blocks) >= 6
-    ran = 0
+    ran, said = 0, ""
     for block in blocks:
         if "dask " in block or ("jq " in block and shutil.which("jq") is None):
             continue
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=600)
         assert r.returncode == 0, f"{block}\n{r.stderr[-3000:]}"
+        said += r.stderr
         ran += 1
     assert ran >= 5
     for name, runs in (("xor-act-lr", 90), ("xor-init", 80), ("xor-units", 50), ("spiral", 12), ("spiral-depth", 3)):
         rows = list(csv.DictReader((tmp_path / "runs" / name / "results.csv").open()))
         assert len(rows) == runs and all(r["status"] in ("completed", "diverged") for r in rows), name
     assert (tmp_path / "xor-units.png").is_file() and (tmp_path / "xor-init.csv").read_text().count("\n") == 5
+    # "Many seeds at once": the study's table in README is what the command prints
+    text = (ROOT / "README.md").read_text()
+    shown = text.split("### Many seeds at once: stacks", 1)[1].split("```\n", 3)[2]
+    r = subprocess.run(["nncli", "compare", "runs/xor-init-500"], cwd=tmp_path, env={**env, "COLUMNS": "120"},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    table = [line.rstrip() for line in shown.splitlines() if line.startswith(("init", "glorot", "he_", "lecun"))]
+    assert len(table) == 5 and all(line in r.stdout + r.stderr for line in table), (table, r.stdout + r.stderr)
+    assert shown.splitlines()[0] in said  # the sweep's "stacks:" line

@@ -64,8 +64,7 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
         if compressed:
             stream = gzip_module.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         try:
-            stated = _gzip_size(raw, file_size) if compressed else None
-            return _read_stream(stream, file_size, stated, compressed, where, suffix)
+            return _read_stream(stream, file_size, compressed, where, suffix)
         except (OSError, EOFError, zlib.error) as e:
             if compressed:
                 raise DataError(
@@ -78,23 +77,11 @@ def read_idx(path: str | os.PathLike[str], hint: str | None = None) -> np.ndarra
                 stream.close()
 
 
-def _gzip_size(raw: BinaryIO, size: int) -> int | None:
-    """The uncompressed size a gzip file of `size` bytes states in its trailer (ISIZE: the size modulo
-    2**32 of its last member; None if it is too short to have one), read without decompressing anything."""
-    if size < 18:
-        return None
-    raw.seek(size - 4)
-    stated = int.from_bytes(raw.read(4), "little")
-    raw.seek(0)
-    return stated
-
-
-def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compressed: bool, where: str,
-                 suffix: str) -> np.ndarray:
+def _read_stream(stream: BinaryIO, file_size: int, compressed: bool, where: str, suffix: str) -> np.ndarray:
     """The IDX array in `stream`, from a file of `file_size` bytes. A raw file's header must agree with
-    that size; a gzip file's header with the size its trailer `stated` (modulo 2**32) for the array to be
-    allocated at once, else the data is read in chunks, so a header claiming more than the file holds
-    never allocates more than what is really there."""
+    that size (then the array is allocated at once); gzip data is read in chunks, so a header (or a gzip
+    trailer, which anyone can write) claiming more than the file holds never allocates more than what is
+    really there. Data too large for the memory this process may use is a DataError naming the file."""
     code, dims = _read_header(stream, where, suffix)
     shape_text = "x".join(str(d) for d in dims)
     stored = IDX_DTYPES[code]
@@ -112,8 +99,10 @@ def _read_stream(stream: BinaryIO, file_size: int, stated: int | None, compresse
             where=where,
         )
 
-    known = not compressed or stated == (header_size + expected) % 2 ** 32
-    buffer = read_data(stream, expected, known)  # with several gzip members, memory follows the data
+    try:
+        buffer = read_data(stream, expected, known=not compressed)  # gzip: memory follows the data
+    except MemoryError:
+        raise DataError(f"{what} do not fit in the memory this process may use{suffix}", where=where) from None
     if len(buffer) < expected:
         raise DataError(f"expected {what}, found {len(buffer)}; the file is truncated{suffix}", where=where)
     extra = _count_rest(stream)

@@ -95,6 +95,10 @@ class Network:
             Y = layer.activation.forward(Z, out=Z)
         return Y
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The outputs Y_L (N, n_L) for inputs X (N, n_0): `forward` (Run.predict does the same in chunks)."""
+        return self.forward(X)
+
     def forward_all(self, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Every layer's pre-activation and output: Zs = [Z_1..Z_L], Ys = [Y_0 = X, Y_1..Y_L]."""
         Zs, Ys = [], [X]
