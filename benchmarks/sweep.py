@@ -12,8 +12,10 @@ for 2000 epochs at 100 and 1000 seeds (the 1000-seed shell loop is not run: it i
 16 and 32 units) at 100 seeds.
 
 Every number is a median over --repeat rounds, contenders alternating inside a round so that a change
-of the machine's load hits all alike. Overhead per run: (wall time - the runs' train_seconds / workers)
-/ runs; a stacked run's train_seconds is its share of its stack's.
+of the machine's load hits all alike. "training vs pool": the pool's summed train_seconds over the
+contender's (a stacked run's train_seconds is its share of its stack's, so they sum to the stacks'
+training time): the speed-up of the training alone. Overhead per run: (wall time - the runs'
+train_seconds / workers) / runs.
 
     python benchmarks/sweep.py [--part grid|stack] [--repeat N] [--startup N] [--no-dask] [--json]
 """
@@ -135,10 +137,11 @@ def stack_part(work: Path, args) -> dict:
         if loop:
             contenders["shell loop of nncli train"] = lambda: seeds_loop(work, config, seeds)
         times = measure(contenders, args.repeat)
-        pool = times["worker pool (--no-stack, 2 workers)"]["wall_s"]
+        pool = times["worker pool (--no-stack, 2 workers)"]
         for name, t in times.items():
             workers = 1 if name.startswith("shell") else 2
-            t.update(per_run_ms=1000 * t["wall_s"] / seeds, vs_pool=pool / t["wall_s"],
+            t.update(per_run_ms=1000 * t["wall_s"] / seeds, vs_pool=pool["wall_s"] / t["wall_s"],
+                     training_vs_pool=pool["train_s"] / t["train_s"],
                      overhead_per_run_ms=1000 * (t["wall_s"] - t["train_s"] / workers) / seeds)
         cases[label] = times
     loop100 = cases["XOR 2-2-1, 2000 epochs, 100 seeds"]["shell loop of nncli train"]["wall_s"]
@@ -180,11 +183,11 @@ def main() -> None:
               f"{s['import_numpy_s']:.3f} s: {s['ratio']:.2f}x (medians of {args.startup})")
     for label, times in report.get("stack", {}).items():
         print(f"\n{label}\n{'contender':40} {'wall s':>8} {'ms/run':>8} {'vs pool':>8} {'vs loop':>8} "
-              f"{'overhead/run':>13}")
+              f"{'training vs pool':>17} {'overhead/run':>13}")
         for name, t in times.items():
             loop = f"{t['vs_shell_loop']:7.1f}x" if t["vs_shell_loop"] else "       -"
             print(f"{name:40} {t['wall_s']:8.2f} {t['per_run_ms']:8.2f} {t['vs_pool']:7.1f}x {loop} "
-                  f"{t['overhead_per_run_ms']:10.2f} ms")
+                  f"{t['training_vs_pool']:16.1f}x {t['overhead_per_run_ms']:10.2f} ms")
 
 
 if __name__ == "__main__":

@@ -206,6 +206,8 @@ def test_every_help_shows_its_texts_as_written():
         for p in cmd.params:
             if getattr(p, "is_flag", False) and p.opts:
                 longest = max(p.opts, key=len)  # `-q, --quiet  no progress`: no placeholder after it
+                if p.secondary_opts:  # `--stack / --no-stack  text`
+                    longest = f"{longest} / {max(p.secondary_opts, key=len)}"
                 assert re.search(rf"{re.escape(longest)}\s{{2,}}[^-\s<{{]", result.stdout), (path, p.opts)
         seen += 1
     assert seen >= 12

@@ -45,6 +45,7 @@ class Source:
     urls: tuple[str, ...]
     md5: Mapping[str, str]
     raw_sha256: Mapping[str, str] | None = None
+    system_dirs: tuple[Path, ...] = ()  # where a distribution installs the files (after the cache)
 
 
 # MNIST: MD5s as listed by torchvision's MNIST dataset (the LeCun site publishes none), with its
@@ -81,6 +82,7 @@ SOURCES: Mapping[str, Source] = MappingProxyType({
             "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         }),
+        system_dirs=(SYSTEM_FASHION_MNIST_DIR,),  # Debian's dataset-fashion-mnist
     ),
 })
 
@@ -112,13 +114,10 @@ def cache_dir(name: str) -> Path:
 
 def candidate_dirs(name: str, path: str | os.PathLike[str] | None = None) -> list[Path]:
     """The directories searched for a dataset's files, in order (see the module docstring)."""
-    source(name)
+    src = source(name)
     if path is not None:
         return [Path(path).expanduser()]
-    dirs = [cache_dir(name)]
-    if name == "fashion-mnist":
-        dirs.append(SYSTEM_FASHION_MNIST_DIR)
-    return dirs
+    return [cache_dir(name), *src.system_dirs]
 
 
 def file_in(directory: Path, filename: str) -> Path | None:
