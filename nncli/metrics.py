@@ -27,9 +27,11 @@ def predicted_classes(Y: np.ndarray) -> np.ndarray:
     return (Y[..., 0] > 0.5).astype(np.int64) if Y.shape[-1] == 1 else Y.argmax(axis=-1)
 
 
-def accuracy_count(Y: np.ndarray, y: np.ndarray) -> int:
-    """How many rows of Y predict their label y."""
-    return int(np.count_nonzero(predicted_classes(Y) == y))
+def accuracy_count(Y: np.ndarray, y: np.ndarray):
+    """How many rows of Y predict their label y: an int, or for a stack's Y (K, N, units) each member's
+    count, an array (K,)."""
+    hits = np.count_nonzero(predicted_classes(Y) == y, axis=-1)
+    return int(hits) if Y.ndim == 2 else hits
 
 
 def outputs(net: Network, X: np.ndarray) -> np.ndarray:

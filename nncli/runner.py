@@ -242,7 +242,7 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
     every = p.cfg.train.checkpoint_every
     extra = {"resumed": history} if history else {}
     n = len(p.data.train)
-    recorder = _recorder(p, run, events, state)
+    recorder = snapshot_recorder(p, run, events, state)
     events = recorder or events
 
     def progress(st: State) -> None:
@@ -278,14 +278,14 @@ def execute(p: Prepared, run: RunDir | MemoryRun, events: Events | None = None,
 
 def write_result(p: Prepared, run: RunDir | MemoryRun, result: Result, recorder: snapshots.Recorder | None) -> None:
     """The files of a run that has trained, but its summary.json: snapshots.npz (with the last snapshot),
-    checkpoint.npz when interrupted or completed with train.checkpoint_every (an interrupt's stale one
-    removed otherwise), then metrics.csv and weights.npz."""
+    checkpoint.npz when interrupted or completed with train.checkpoint_every (any earlier one removed
+    otherwise: an early-stopped or diverged run cannot be continued), then metrics.csv and weights.npz."""
     _finish_snapshots(p, run, recorder, result)
     every = p.cfg.train.checkpoint_every
     if result.status == "interrupted" or (result.status == "completed" and every):
         run.write_checkpoint(checkpoint.arrays(p.trainer, result.state, len(p.data.train)))
-    elif result.status == "completed":
-        run.remove_checkpoint()  # an interrupt's checkpoint, now stale
+    else:  # nothing to continue from: an interrupt's or a periodic checkpoint of a completed, early-stopped
+        run.remove_checkpoint()  # or diverged run is stale (a stack of runs writes none along the way)
     run.write_metrics(result.state.rows, metric_columns(p.data))
     run.write_weights(p.net.state())
 
@@ -309,8 +309,8 @@ def live_tensorboard(p: Prepared, run: RunDir | MemoryRun) -> tensorboard.LiveEv
     return tensorboard.LiveEvents(Path(tc.tensorboard) / name, p.net, tc.tensorboard_histograms)
 
 
-def _recorder(p: Prepared, run: RunDir | MemoryRun, events: Events,
-              state: State | None) -> snapshots.Recorder | None:
+def snapshot_recorder(p: Prepared, run: RunDir | MemoryRun, events: Events,
+                      state: State | None) -> snapshots.Recorder | None:
     """The snapshot recorder of a run with train.snapshots (None without). A new run's record starts with
     epoch 0; a resumed run's (`state` from its checkpoint) with the snapshots its directory holds up to the
     checkpoint's epoch, so that the file ends as that of an uninterrupted run."""

@@ -27,14 +27,13 @@ def _stacked(arrays: list[np.ndarray | None]) -> np.ndarray | None:
 
 class StackSplit:
     """One split (train, val or test) of every member: X (N, d) or (K, N, d), T (N, u) or (K, N, u), y (N,)
-    or (K, N) or None; `shared` when all three are shared by the members."""
+    or (K, N) or None (each shared by the members, or stacked)."""
 
     def __init__(self, splits: list[Split]):
         self.X = _stacked([s.X for s in splits])
         self.T = _stacked([s.T for s in splits])
         self.y = _stacked([s.y for s in splits])
         self.n = len(splits[0])
-        self.shared = self.X.ndim == 2 and self.T.ndim == 2 and (self.y is None or self.y.ndim == 1)
 
     def __len__(self) -> int:
         return self.n

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from . import checkpoint
-from .config import FULL_BATCH, Config, validate
+from .config import Config, validate
 from .data import DATASETS
 from .metrics import EVAL_CHUNK
-from .model import architecture
+from .model import architecture, parameter_count
 from .nn.optimizers import OPTIMIZERS
 from .runner import run_data
 from .tasks import Stack, Task
+from .trainer import batch_rows
 
 MODES = ("auto", "on", "off")
 BUDGET_MB = 512  # default memory of one stack
@@ -71,9 +72,9 @@ def member_bytes(cfg: Config, shape: tuple[int, int]) -> int:
     own copy of the data, its snapshots and its metrics history."""
     rows, d = shape
     sizes = [d] + [layer.units for layer in cfg.model.layers]
-    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    params = parameter_count(sizes)
     units = sum(sizes)
-    bs = rows if cfg.train.batch_size == FULL_BATCH else min(int(cfg.train.batch_size), rows)
+    bs = batch_rows(cfg, rows)
     item = np.dtype(cfg.dtype).itemsize
     snapshots = cfg.train.snapshots if cfg.train.snapshots is not None else 20
     values = (8 * params + 4 * bs * units + 2 * min(EVAL_CHUNK, rows) * units + rows * (d + sizes[-1])
@@ -84,9 +85,7 @@ def member_bytes(cfg: Config, shape: tuple[int, int]) -> int:
 def work(cfg: Config, shape: tuple[int, int]) -> int:
     """Rows of a batch x parameters: how much arithmetic one step of one run is."""
     rows, d = shape
-    sizes = [d] + [layer.units for layer in cfg.model.layers]
-    bs = rows if cfg.train.batch_size == FULL_BATCH else min(int(cfg.train.batch_size), rows)
-    return bs * sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    return batch_rows(cfg, rows) * parameter_count([d] + [layer.units for layer in cfg.model.layers])
 
 
 def plan(tasks: list[Task], mode: str = "auto", budget_mb: float = BUDGET_MB,
@@ -107,7 +106,7 @@ def plan(tasks: list[Task], mode: str = "auto", budget_mb: float = BUDGET_MB,
              f"trains"] if alone else []
     for members in groups.values():
         cfg = validate(members[0].config)
-        label = f"{architecture(_sizes(cfg), [l.activation for l in cfg.model.layers])} on {cfg.data.name}"
+        label = _label(cfg)
         reason = _why_not(cfg, len(members), mode)
         if reason:
             units.extend(members)
@@ -158,9 +157,13 @@ def _position(t: Task) -> tuple[int, int, int]:
     return checkpoint.position(t.resume["checkpoint"], t.name)
 
 
-def _sizes(cfg: Config) -> list[int]:
+def _label(cfg: Config) -> str:
+    """`2 -> [2 tanh] -> [1 sigmoid] on xor` (without the input size where only the data tells it)."""
     shape = data_shape(cfg)
-    return [cfg.model.input or (shape[1] if shape else "?")] + [layer.units for layer in cfg.model.layers]
+    n_in = cfg.model.input or (shape[1] if shape else None)
+    layers = [layer.units for layer in cfg.model.layers]
+    text = architecture([n_in or 0] + layers, [layer.activation for layer in cfg.model.layers])
+    return f"{text if n_in else text.split(' -> ', 1)[1]} on {cfg.data.name}"
 
 
 def _s(items) -> str:

@@ -23,12 +23,12 @@ from typing import Callable
 import numpy as np
 
 from .history import StackHistory
-from .metrics import EVAL_CHUNK, higher_is_better, predicted_classes
+from .metrics import EVAL_CHUNK, accuracy_count, higher_is_better
 from .nn.hyper import MemberValues, ScheduleRates
 from .nn.network import Dense, Network
 from .runner import Prepared
 from .stack_data import Batches, split_of
-from .trainer import Result, State, divergence_message, members_finite
+from .trainer import Result, State, divergence_message, early_stop_message, members_finite
 
 class StackTrainer:
     """Trains `members` (runner.Prepared of networks with the same layer sizes, activations, loss, dtype,
@@ -72,14 +72,16 @@ class StackTrainer:
 
     # -- set-up -----------------------------------------------------------------------------------
     def _load_optimizer_state(self) -> None:
-        """A resumed stack's optimizer: the members' step count and moments (all members have them, or
-        none: a stack starts together)."""
+        """A resumed stack's optimizer: the members' step count and moments. A member without a slot the
+        stack keeps (SGD without momentum, where others have it) gets zeros, as the slot starts."""
         opts = [m.trainer.optimizer for m in self.members]
         self.optimizer.t = opts[0].t
-        if opts[0].slots:
-            params = self.net.parameters()
-            self.optimizer.slots = {key: [np.stack([o.slots[key][i] for o in opts]).reshape(p.shape)
-                                          for i, p in enumerate(params)] for key in opts[0].slots}
+        params = self.net.parameters()
+        for key in dict.fromkeys(k for o in opts for k in o.slots):
+            self.optimizer.slots[key] = [
+                np.stack([o.slots[key][i] if key in o.slots else np.zeros_like(mine)
+                          for o, mine in zip(opts, (m.net.parameters()[i] for m in self.members))]).reshape(p.shape)
+                for i, p in enumerate(params)]
 
     def _sums_from_states(self) -> None:
         st = self.states
@@ -173,7 +175,7 @@ class StackTrainer:
             self.loss_sum += value * m
             self.seen += m
             if y is not None:
-                self.correct += np.count_nonzero(predicted_classes(Y) == y, axis=-1)
+                self.correct += accuracy_count(Y, y)
             if should_stop() and self.batch < self.batches:
                 return
 
@@ -214,7 +216,7 @@ class StackTrainer:
             Z, Y = self.net.forward_into(np.asarray(X, dtype=self._eval_work.dtype), self._eval_work)
             total += self.net.data_loss(Z, Y, T, self.loss) * X.shape[-2]
             if y is not None:
-                correct += np.count_nonzero(predicted_classes(Y) == y, axis=-1)
+                correct += accuracy_count(Y, y)
         row[f"{name}_loss"] = total / n
         if split.y is not None:
             row[f"{name}_accuracy"] = correct / n
@@ -267,9 +269,9 @@ class StackTrainer:
             for p, b in zip(self.net.parameters(), self.best_weights):
                 p[has] = b[has]
         for pos in np.flatnonzero(which):
-            best = int(self.best_epoch[pos]) if self.best_epoch[pos] >= 0 else "none"
-            self.results[self.ids[pos]] = Result("early_stopped", None, f"no improvement of {self.monitor} for "
-                                                 f"{es.patience} epochs; best epoch {best}")
+            best = {"epoch": int(self.best_epoch[pos])} if self.best_epoch[pos] >= 0 else None
+            self.results[self.ids[pos]] = Result("early_stopped", None,
+                                                 early_stop_message(self.monitor, es.patience, best))
         self._leave(which)
 
     def _interrupt(self) -> None:
@@ -293,7 +295,7 @@ class StackTrainer:
             opt = member.trainer.optimizer
             opt.t = self.optimizer.t
             opt.slots = {key: [a[pos].reshape(mine.shape).copy() for a, mine in zip(arrays, member.net.parameters())]
-                         for key, arrays in slots.items()}
+                         for key, arrays in slots.items() if key in opt.slot_names()}  # the slots of its own
             self.results[k].state = self._state(pos, k)
         keep = ~which
         self.ids = self.ids[keep]

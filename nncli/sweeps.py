@@ -175,12 +175,13 @@ def _resume(point: Point, sweep: RunDir) -> dict[str, Any] | None:
     if not run.file(runs.CHECKPOINT).is_file():
         return None
     try:
-        if run.read_summary().get("status") != "interrupted":
+        summary = run.read_summary()
+        if summary.get("status") != "interrupted":
             return None
         arrays = read_npz(run.file(runs.CHECKPOINT), RunDirError)
         epoch, _, step = checkpoint.position(arrays, run.file(runs.CHECKPOINT))
         snaps = read_npz(run.file(runs.SNAPSHOTS), RunDirError) if run.file(runs.SNAPSHOTS).is_file() else None
-        earlier = run.read_summary().get("resumed")
+        earlier = summary.get("resumed")
     except RunDirError:
         return None
     history = (earlier if isinstance(earlier, list) else []) + [

@@ -77,6 +77,17 @@ def _surely_finite(a: np.ndarray) -> bool:
     return math.isfinite(lo) and math.isfinite(hi) and max(-lo, hi) * (a.size // len(a)) < np.finfo(a.dtype).max
 
 
+def batch_rows(cfg: Config, n: int) -> int:
+    """Rows of a training batch for `n` training samples: train.batch_size, at most n (full: n)."""
+    bs = cfg.train.batch_size
+    return n if bs == FULL_BATCH else min(int(bs), n)
+
+
+def early_stop_message(monitor: str, patience: int, best: dict[str, Any] | None) -> str:
+    """What a run that early stopping ended says."""
+    return f"no improvement of {monitor} for {patience} epochs; best epoch {best['epoch'] if best else 'none'}"
+
+
 def divergence_message(epoch: int, step: int, what: str, lr: float) -> str:
     """What a run that diverged says, with what to try instead."""
     return (f"training diverged at epoch {epoch}, step {step}: {what}. Try a smaller learning rate "
@@ -98,8 +109,7 @@ class Trainer:
         self.dtype = np.dtype(cfg.dtype)
 
     def batch_size(self, n: int) -> int:
-        bs = self.cfg.train.batch_size
-        return n if bs == FULL_BATCH else min(int(bs), n)
+        return batch_rows(self.cfg, n)
 
     def monitor(self, data: TrainData) -> str:
         es = self.cfg.train.early_stopping
@@ -205,9 +215,7 @@ class Trainer:
         if es.restore_best and state.best_weights is not None:
             for p, b in zip(self.net.parameters(), state.best_weights):
                 p[...] = b
-        best = state.best["epoch"] if state.best else "none"
-        return Result("early_stopped", state, f"no improvement of {monitor} for {es.patience} epochs; best "
-                                              f"epoch {best}")
+        return Result("early_stopped", state, early_stop_message(monitor, es.patience, state.best))
 
     def _epoch_row(self, state: State, epoch: int, lr: float, data: TrainData, monitor: str,
                    loop: "_Loop") -> tuple[dict[str, Any], bool]:

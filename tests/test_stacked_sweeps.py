@@ -140,7 +140,7 @@ def test_auto_stacks_only_where_it_pays():
     assert [len(u.tasks) for u in units] == [4, 4]
     files = plan_of(MOONS, {"optimizer.lr": [0.5, 1]}, ["data={name: csv, path: /no/such.csv}"])
     units, notes = stack_plan.plan(files, "auto")
-    assert notes == ["2 runs of ? -> [16 relu] -> [16 relu] -> [1 sigmoid] on csv on the worker pool: its data is "
+    assert notes == ["2 runs of [16 relu] -> [16 relu] -> [1 sigmoid] on csv on the worker pool: its data is "
                      "read from files (use --stack to stack it anyway)"]
 
 
@@ -235,3 +235,20 @@ def test_exit_codes_diverged_runs_are_results_failed_runs_are_errors(tmp_path):
     rows = {row["status"]: row for row in results(tmp_path / "failing")}
     assert set(rows) == {"completed", "failed"} and "missing.csv" in rows["failed"]["message"]
     assert f"failed: {rows['failed']['run']}" in failing.stderr and "Traceback" not in failing.stderr
+
+
+def test_early_stopped_and_diverged_runs_look_alike_stacked_or_not(tmp_path):
+    """With train.checkpoint_every and early stopping, and runs that diverge: a stacked sweep's run
+    directories hold the same files as the pool's (a finished run that cannot be continued keeps no
+    checkpoint.npz either way; a completed one keeps its last)."""
+    args = (MOONS, {"optimizer.lr": [0.003, 0.1, 0.8, 50.0]}, ["optimizer.name=sgd",
+             "train.epochs=30", "train.checkpoint_every=2", "data.n_samples=120", "loss=mse",
+             "model.layers.2.activation=linear", "train.early_stopping={monitor: val_loss, patience: 3}"])
+    stacked = nncli.sweep(*args, seeds=2, workers=1, stack=True, out=tmp_path / "stacked")
+    pooled = nncli.sweep(*args, seeds=2, workers=1, stack=False, out=tmp_path / "pooled")
+    statuses = [r["status"] for r in stacked.table()]
+    assert "early_stopped" in statuses and "diverged" in statuses, statuses
+    for x, y in zip(stacked.table(), pooled.table()):
+        assert x["status"] == y["status"]
+        assert_same_run(stacked.path / x["run"], pooled.path / y["run"])
+        assert (stacked.path / x["run"] / "checkpoint.npz").exists() == (x["status"] == "completed")

@@ -194,3 +194,63 @@ def test_a_stacked_backprop_is_each_members_backprop():
         assert values[k] == v and np.array_equal(Y[k], y)
         for mine, theirs in zip(grads, g):
             assert np.array_equal(mine[k].reshape(theirs.shape), theirs)
+
+
+def test_members_with_and_without_momentum_keep_their_own_optimizer_state():
+    """SGD without momentum keeps no velocity: in a stack beside members with momentum it hands none
+    back, and a stack continued from such members' own states (one with velocity, one without) goes on
+    exactly, in either order."""
+    for order in ((0.0, 0.9), (0.9, 0.0)):
+        cfgs = configs(MOONS, [{"seed": 1, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": mu}} for mu in order])
+        results = assert_stack_equals_alone(cfgs)
+        del results
+        alone, stopped = [], []
+        for c in cfgs:  # each interrupted alone after 7 batches, then continued as one stack
+            p = prepare(c)
+            calls = iter(range(10_000))
+            stopped.append(p.trainer.fit(p.data, should_stop=lambda: next(calls) >= 7).state)
+            alone.append(p)
+        StackTrainer(alone, stopped).fit()
+        for c, p in zip(cfgs, alone):
+            ref = prepare(c)
+            ref.trainer.fit(ref.data)
+            assert set(p.trainer.optimizer.slots) == set(ref.trainer.optimizer.slots)
+            assert all(np.array_equal(x, y) for x, y in zip(p.net.parameters(), ref.net.parameters()))
+
+
+@pytest.mark.parametrize("dtype, lr", [("float32", 1e30), ("float64", 1e160)])
+def test_a_member_without_weight_decay_is_not_hurt_by_the_others(dtype, lr):
+    """Weights so large that their squares overflow: a member without decay has no decay term at all (not
+    0 times infinity), as alone."""
+    base = C.apply_overrides(MOONS, {"dtype": dtype, "train.epochs": 4})
+    assert_stack_equals_alone(configs(base, [{"seed": 0, "optimizer.lr": lr, "weight_decay": wd}
+                                             for wd in (0.0, 1e-4)]))
+
+
+def test_members_whose_data_differ_in_size_train_in_stacks_of_their_own(tmp_path):
+    """A seeded subset (data.limit) changes the class counts and so the stratified validation split's
+    sizes: members of other sizes train as separate stacks, each run as it would alone."""
+    from nncli.data.idx import write_idx
+    from nncli.stack_runner import execute_stack
+    from nncli.tasks import Stack, Task
+
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (400, 4, 3), dtype=np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 400).astype(np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (50, 4, 3), dtype=np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", (np.arange(50) % 10).astype(np.uint8))
+    base = {"dtype": "float64", "data": {"name": "mnist", "path": str(tmp_path), "limit": 150},
+            "model": {"layers": [{"units": 6, "activation": "relu"}, {"units": 10, "activation": "softmax"}]},
+            "loss": "categorical_crossentropy", "optimizer": {"name": "adam", "lr": 0.01},
+            "train": {"epochs": 3, "batch_size": 16, "validation_split": 0.3}}
+    cfgs = configs(base, [{"seed": s} for s in range(4)])
+    sizes = {len(prepare(c).data.train) for c in cfgs}
+    assert len(sizes) > 1  # the premise: the seeds give training sets of other sizes
+    tasks = [Task(i, f"r{i}", c.model_dump(mode="json"), ["nncli"]) for i, c in enumerate(cfgs)]
+    outcomes = execute_stack(Stack(tasks))
+    assert [o.status for o in outcomes] == ["completed"] * 4
+    for c, o in zip(cfgs, outcomes):
+        alone = prepare(c)
+        alone.trainer.fit(alone.data)
+        weights = np.load(__import__("io").BytesIO(o.files["weights.npz"]))
+        assert all(np.array_equal(weights[k], v) for k, v in alone.net.state().items())

@@ -145,23 +145,29 @@ def sweep(
                                runs_dir=runs_dir, out=out, resume=resume, events=progress, should_stop=stop,
                                command=command, stack="auto" if stack is None else stack,
                                stack_memory=stack_memory)
-        groups = result.groups()
-        if as_json:
-            typer.echo(json.dumps({"sweep_dir": str(result.path), "runs": result.total, "finished": len(result.rows),
-                                   "keys": result.keys, "groups": groups,
-                                   "failed": [{"run": r["run"], "message": r["message"]} for r in result.failed]},
-                                  indent=2, default=jsonable.default))
-        elif not quiet and groups:
-            wide = err_console if err_console.is_terminal else Console(stderr=True, width=120, highlight=False)
-            wide.print(group_table(groups, result.keys))
-            err_console.print(f"{len(result.rows)} of {result.total} runs in {time.perf_counter() - started:.1f}s; "
-                              f"results.csv and one run directory per run in {result.path}", highlight=False)
-        if not as_json:
-            typer.echo(str(result.path))
-        for r in result.failed:
-            err_console.print(f"[{STATUS_STYLE['failed']}]failed:[/] {escape(r['run'])}: {escape(r['message'])}",
-                              highlight=False)
-        if result.interrupted:
-            err_console.print(f"interrupted: continue with: nncli sweep --resume {result.path}", highlight=False)
-            raise typer.Exit(130)
+        report(result, as_json, quiet, time.perf_counter() - started)
         raise typer.Exit(1 if result.failed else 0)
+
+
+def report(result, as_json: bool, quiet: bool, seconds: float) -> None:
+    """What a finished (or interrupted) sweep prints: the aggregated table (stderr) or the JSON groups
+    (stdout), the sweep directory (stdout), the failed runs and how to continue an interrupted sweep."""
+    groups = result.groups()
+    if as_json:
+        typer.echo(json.dumps({"sweep_dir": str(result.path), "runs": result.total, "finished": len(result.rows),
+                               "keys": result.keys, "groups": groups,
+                               "failed": [{"run": r["run"], "message": r["message"]} for r in result.failed]},
+                              indent=2, default=jsonable.default))
+    elif not quiet and groups:
+        wide = err_console if err_console.is_terminal else Console(stderr=True, width=120, highlight=False)
+        wide.print(group_table(groups, result.keys))
+        err_console.print(f"{len(result.rows)} of {result.total} runs in {seconds:.1f}s; "
+                          f"results.csv and one run directory per run in {result.path}", highlight=False)
+    if not as_json:
+        typer.echo(str(result.path))
+    for r in result.failed:
+        err_console.print(f"[{STATUS_STYLE['failed']}]failed:[/] {escape(r['run'])}: {escape(r['message'])}",
+                          highlight=False)
+    if result.interrupted:
+        err_console.print(f"interrupted: continue with: nncli sweep --resume {result.path}", highlight=False)
+        raise typer.Exit(130)

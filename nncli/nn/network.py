@@ -159,7 +159,9 @@ class Network:
             below = X if l == 0 else work.Y[l - 1][..., :n, :]  # Y_{l-1}
             np.matmul(_transposed(below), delta, out=gW[l])
             if decay is not None:
-                gW[l] += np.multiply(layer.W, decay, out=work.decay_array(l))
+                term = np.multiply(layer.W, decay, out=work.decay_array(l))
+                # a stack's members without decay add nothing (not 0 * W, which is NaN for an infinite W)
+                np.add(gW[l], term, out=gW[l], where=True if decay.ndim == 0 else decay != 0)
             column_sums(delta, gb[l])
             if l > 0:
                 grad = np.matmul(delta, _transposed(layer.W), out=D[l - 1][..., :n, :])  # dL/dY_{l-1}
@@ -187,7 +189,8 @@ class Network:
         if self.stack is None:
             return 0.5 * weight_decay * float(sum(np.vdot(l.W, l.W) for l in self.layers))
         squares = sum(batch_dot(l.W) for l in self.layers)
-        return 0.5 * np.reshape(weight_decay, -1) * squares
+        decay = np.reshape(weight_decay, -1)
+        return np.where(decay == 0, 0.0, 0.5 * decay * squares)  # no decay: 0, even for infinite weights
 
 
 def _transposed(a: np.ndarray) -> np.ndarray:

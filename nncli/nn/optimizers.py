@@ -74,6 +74,10 @@ class Optimizer:
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         raise NotImplementedError
 
+    def slot_names(self) -> tuple[str, ...]:
+        """The state slots its steps keep with these options (each an array per parameter, zero at first)."""
+        return ()
+
     def _slot(self, key: str, params: list[np.ndarray]) -> list[np.ndarray]:
         if key not in self.slots:
             self.slots[key] = [np.zeros_like(p) for p in params]
@@ -118,6 +122,9 @@ class SGD(Optimizer):
 
     Options = SGDOptions
 
+    def slot_names(self):
+        return ("velocity",) if self.options.momentum else ()
+
     def step(self, params, grads, lr):
         self.t += 1
         mu = self.options.momentum
@@ -153,6 +160,9 @@ class Adam(Optimizer):
 
     Options = AdamOptions
     non_negative_slots = ("v",)  # moving averages of squared gradients
+
+    def slot_names(self):
+        return ("m", "v")
 
     def step(self, params, grads, lr):
         self.t += 1
