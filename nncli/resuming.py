@@ -40,11 +40,15 @@ class Resume:
     @property
     def history(self) -> list[dict[str, Any]]:
         """summary.json's "resumed" list, with this resume appended."""
-        earlier = self.summary.get("resumed")
-        earlier = earlier if isinstance(earlier, list) else []
         st = self.state
-        return earlier + [{"epoch": st.epoch if st else 0, "step": st.step if st else 0,
-                           "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
+        return resume_history(self.summary, st.epoch if st else 0, st.step if st else 0)
+
+
+def resume_history(summary: dict[str, Any], epoch: int, step: int) -> list[dict[str, Any]]:
+    """A run's summary.json "resumed" list with one more resume, at `epoch` and `step`, now."""
+    earlier = summary.get("resumed")
+    earlier = earlier if isinstance(earlier, list) else []
+    return earlier + [{"epoch": epoch, "step": step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
 
 
 def open_resume(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] | None = None) -> Resume:

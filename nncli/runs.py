@@ -295,6 +295,7 @@ class MemoryRun:
         self.rows: list[dict[str, Any]] = []
         self.columns: list[str] = []
         self.summary: dict[str, Any] = {}
+        self._summary_bytes = summary_bytes({})  # summary.json's text, rendered once by write_summary
 
     def write_config(self, text: str) -> None:
         self.config = text
@@ -333,7 +334,7 @@ class MemoryRun:
         if self.checkpoint is not None:
             files[CHECKPOINT] = npz_bytes(self.checkpoint)
         files[METRICS] = metrics_csv(self.rows, self.columns).encode("utf-8")
-        files[SUMMARY] = self._summary_bytes if self.summary else summary_bytes(self.summary)
+        files[SUMMARY] = self._summary_bytes
         return files
 
     def save(self, run: RunDir) -> None:

@@ -15,6 +15,7 @@ others to the worker pool; "off" stacks nothing. `plan` says how it grouped the 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any
@@ -28,6 +29,7 @@ from .metrics import EVAL_CHUNK
 from .model import architecture, parameter_count
 from .nn.optimizers import OPTIMIZERS
 from .runner import run_data
+from .snapshots import AUTO as AUTO_SNAPSHOTS
 from .tasks import Stack, Task
 from .trainer import batch_rows
 
@@ -45,7 +47,7 @@ def stack_key(config: dict[str, Any]) -> str | None:
     be stacked at all (TensorBoard events are written as a run trains, one writer per run)."""
     if (config.get("train") or {}).get("tensorboard"):
         return None
-    shared = json.loads(json.dumps(config))
+    shared = copy.deepcopy(config)
     for key in FREE:
         *path, last = key.split(".")
         node = shared
@@ -76,7 +78,7 @@ def member_bytes(cfg: Config, shape: tuple[int, int]) -> int:
     units = sum(sizes)
     bs = batch_rows(cfg, rows)
     item = np.dtype(cfg.dtype).itemsize
-    snapshots = cfg.train.snapshots if cfg.train.snapshots is not None else 20
+    snapshots = cfg.train.snapshots if cfg.train.snapshots is not None else AUTO_SNAPSHOTS
     values = (8 * params + 4 * bs * units + 2 * min(EVAL_CHUNK, rows) * units + rows * (d + sizes[-1])
               + 2 * snapshots * params)
     return item * values + 9 * 10 * cfg.train.epochs  # up to 10 metrics columns per epoch
@@ -106,13 +108,14 @@ def plan(tasks: list[Task], mode: str = "auto", budget_mb: float = BUDGET_MB,
              f"trains"] if alone else []
     for members in groups.values():
         cfg = validate(members[0].config)
-        label = _label(cfg)
-        reason = _why_not(cfg, len(members), mode)
+        shape = data_shape(cfg)  # None: read from files
+        label = _label(cfg, shape)
+        reason = _why_not(cfg, shape, len(members), mode)
         if reason:
             units.extend(members)
             notes.append(f"{len(members)} run{_s(members)} of {label} on the worker pool: {reason}")
             continue
-        stacks = _split(members, cfg, budget_mb, workers)
+        stacks = _split(members, cfg, shape or _loaded_shape(cfg), budget_mb, workers)
         units.extend(Stack(chunk, label) for chunk in stacks)
         sizes = ", ".join(str(len(c)) for c in stacks)
         notes.append(f"{len(members)} runs of {label} stacked: {len(stacks)} stack{_s(stacks)} ({sizes})")
@@ -120,24 +123,24 @@ def plan(tasks: list[Task], mode: str = "auto", budget_mb: float = BUDGET_MB,
     return units, notes
 
 
-def _why_not(cfg: Config, n: int, mode: str) -> str | None:
+def _why_not(cfg: Config, shape: tuple[int, int] | None, n: int, mode: str) -> str | None:
     if n < 2:
         return "no other run shares its data, layers, loss and training settings"
     if mode == "on":
         return None
-    shape = data_shape(cfg)
     if shape is None:
         return "its data is read from files (use --stack to stack it anyway)"
-    if work(cfg, shape) > AUTO_MAX_WORK:
+    steps = work(cfg, shape)
+    if steps > AUTO_MAX_WORK:
         return (f"its network is large enough to keep the CPU busy alone (batch rows x parameters "
-                f"{work(cfg, shape):,} > {AUTO_MAX_WORK:,}; --stack stacks it anyway)")
+                f"{steps:,} > {AUTO_MAX_WORK:,}; --stack stacks it anyway)")
     return None
 
 
-def _split(members: list[Task], cfg: Config, budget_mb: float, workers: int) -> list[list[Task]]:
+def _split(members: list[Task], cfg: Config, shape: tuple[int, int], budget_mb: float,
+           workers: int) -> list[list[Task]]:
     """Consecutive chunks of nearly equal size, each within the memory budget, and at least one per
     worker when every chunk keeps MIN_STACK runs."""
-    shape = data_shape(cfg) or _loaded_shape(cfg)
     per_stack = max(1, int(budget_mb * 2 ** 20 // member_bytes(cfg, shape)))
     count = max(math.ceil(len(members) / per_stack), min(workers, len(members) // MIN_STACK), 1)
     bounds = np.linspace(0, len(members), count + 1).round().astype(int)
@@ -157,9 +160,8 @@ def _position(t: Task) -> tuple[int, int, int]:
     return checkpoint.position(t.resume["checkpoint"], t.name)
 
 
-def _label(cfg: Config) -> str:
+def _label(cfg: Config, shape: tuple[int, int] | None) -> str:
     """`2 -> [2 tanh] -> [1 sigmoid] on xor` (without the input size where only the data tells it)."""
-    shape = data_shape(cfg)
     n_in = cfg.model.input or (shape[1] if shape else None)
     layers = [layer.units for layer in cfg.model.layers]
     text = architecture([n_in or 0] + layers, [layer.activation for layer in cfg.model.layers])

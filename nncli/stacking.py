@@ -30,6 +30,7 @@ from .runner import Prepared
 from .stack_data import Batches, split_of
 from .trainer import Result, State, divergence_message, early_stop_message, members_finite
 
+
 class StackTrainer:
     """Trains `members` (runner.Prepared of networks with the same layer sizes, activations, loss, dtype,
     data shapes and train settings) together. `states`: each member's checkpoint State to continue from
@@ -66,9 +67,11 @@ class StackTrainer:
         self.monitor = self.first.trainer.monitor(self.first.data)
         self.history = StackHistory(len(members), self.cfg.train.epochs, self.first.data, self.states)
         self._sums_from_states()
+        # evaluation in chunks of as many rows as Trainer's (metrics.evaluate steps by the workspace's rows)
+        self.eval_rows = min(EVAL_CHUNK, max(len(self.val or ()), len(self.test or ())))
         self.work = self.net.workspace(self.bs)  # the training batches' arrays
+        self.eval_work = None  # made on first use
         self.snapshot = [np.empty_like(p) for p in self.net.parameters()]  # the weights at the epoch's start
-        self._eval_work = None
 
     # -- set-up -----------------------------------------------------------------------------------
     def _load_optimizer_state(self) -> None:
@@ -206,14 +209,13 @@ class StackTrainer:
         them: chunks of up to EVAL_CHUNK rows, the loss summed as loss * rows per chunk."""
         if split is None or f"{name}_loss" in row:
             return
-        n = len(split)
-        rows = min(EVAL_CHUNK, n)
-        if self._eval_work is None or self._eval_work.rows != rows:
-            self._eval_work = self.net.workspace(rows)
+        n, rows = len(split), self.eval_rows
+        if self.eval_work is None:
+            self.eval_work = self.net.workspace(rows)
         total, correct = np.zeros(len(self.ids)), np.zeros(len(self.ids), np.int64)
         for start in range(0, n, rows):
             X, T, y = split.chunk(start, start + rows)
-            Z, Y = self.net.forward_into(np.asarray(X, dtype=self._eval_work.dtype), self._eval_work)
+            Z, Y = self.net.forward_into(np.asarray(X, dtype=self.eval_work.dtype), self.eval_work)
             total += self.net.data_loss(Z, Y, T, self.loss) * X.shape[-2]
             if y is not None:
                 correct += accuracy_count(Y, y)
@@ -316,7 +318,7 @@ class StackTrainer:
         self.snapshot = [s[keep] for s in self.snapshot]
         if self.best_weights is not None:
             self.best_weights = [b[keep] for b in self.best_weights]
-        self.work, self._eval_work = self.net.workspace(self.bs), None
+        self.work, self.eval_work = self.net.workspace(self.bs), None
 
     def _state(self, pos: int, k: int) -> State:
         """Member k's training State at this moment (what its own Trainer would hold)."""
@@ -331,7 +333,6 @@ class StackTrainer:
                      loss_sum=float(self.loss_sum[pos]), correct=int(self.correct[pos]), seen=int(self.seen[pos]),
                      rows=self.history.rows(k), best=best, best_weights=best_weights,
                      bad_epochs=int(self.bad[pos]), seconds=float(self.seconds[pos]))
-
 
     def member_snapshots(self, k: int) -> list[tuple[int, list[np.ndarray]]]:
         """Member k's snapshots taken in the stack: (epoch, its parameters), in the shapes of its network."""

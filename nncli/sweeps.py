@@ -35,6 +35,7 @@ from .errors import ConfigError, RunDirError
 from .grid import SEED, Grid, Point, build_grid, expand
 from .npyfiles import read_npz
 from .readers import parse_yaml, read_yaml_mapping
+from .resuming import resume_history
 from .runs import RunDir
 from .tasks import Started, Task
 
@@ -181,12 +182,9 @@ def _resume(point: Point, sweep: RunDir) -> dict[str, Any] | None:
         arrays = read_npz(run.file(runs.CHECKPOINT), RunDirError)
         epoch, _, step = checkpoint.position(arrays, run.file(runs.CHECKPOINT))
         snaps = read_npz(run.file(runs.SNAPSHOTS), RunDirError) if run.file(runs.SNAPSHOTS).is_file() else None
-        earlier = summary.get("resumed")
     except RunDirError:
         return None
-    history = (earlier if isinstance(earlier, list) else []) + [
-        {"epoch": epoch, "step": step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}]
-    return {"checkpoint": arrays, "snapshots": snaps, "history": history}
+    return {"checkpoint": arrays, "snapshots": snaps, "history": resume_history(summary, epoch, step)}
 
 
 def _commit(sweep: RunDir, rows: dict[int, dict[str, Any]]) -> None:
